@@ -1,0 +1,171 @@
+// Package config loads the one YAML file that both binaries (backfill and cdc)
+// read: strict decoding, ${VAR} expansion, defaults and validation, all done
+// before any connection is made.
+package config
+
+import "time"
+
+// Config is the whole file. Field comments say Required or Optional with the default.
+type Config struct {
+	MySQL     MySQL     `yaml:"mysql"`
+	IoTDB     IoTDB     `yaml:"iotdb"`
+	Backfill  Backfill  `yaml:"backfill"`
+	CDC       CDC       `yaml:"cdc"`
+	DirtyRows DirtyRows `yaml:"dirty_rows"`
+	Metrics   Metrics   `yaml:"metrics"`
+	Log       Log       `yaml:"log"`
+
+	// Path is the file the configuration was loaded from (set by Load).
+	Path string `yaml:"-"`
+}
+
+// MySQL is the source server.
+type MySQL struct {
+	Host     string  `yaml:"host"`      // Optional: defaults to 127.0.0.1
+	Port     int     `yaml:"port"`      // Optional: defaults to 3306
+	User     string  `yaml:"user"`      // Required
+	Password string  `yaml:"password"`  // Optional; never logged
+	Database string  `yaml:"database"`  // Required: the schema holding the tables
+	TLS      string  `yaml:"tls"`       // Optional: disabled | preferred (default) | required | verify-ca
+	CAFile   string  `yaml:"ca_file"`   // Required with verify-ca
+	ServerID uint32  `yaml:"server_id"` // Optional: replica id for cdc, defaults to 5401
+	Flavor   string  `yaml:"flavor"`    // Optional: auto (default, detected from VERSION()) | mysql | mariadb
+	Tables   []Table `yaml:"tables"`    // Required: at least one
+}
+
+// Table is the source side of one mapped table.
+type Table struct {
+	Name      string    `yaml:"name"`      // Required
+	Where     string    `yaml:"where"`     // Optional backfill filter (SQL boolean expression)
+	Partition Partition `yaml:"partition"` // Optional: defaults to the primary key, 4 ranges
+
+	Pos Pos `yaml:"-"`
+}
+
+// Partition says how backfill splits a table.
+type Partition struct {
+	Column    string `yaml:"column"`     // Optional: defaults to the first primary key column
+	Count     int    `yaml:"count"`      // Optional: number of ranges, defaults to 4 × backfill.readers
+	ChunkRows int    `yaml:"chunk_rows"` // Optional: alternative to count, target rows per range
+}
+
+// IoTDB is the target server and the mappings.
+type IoTDB struct {
+	Nodes        []string      `yaml:"nodes"`               // Required: host:port list
+	User         string        `yaml:"user"`                // Optional: defaults to root
+	Password     string        `yaml:"password"`            // Optional; never logged
+	Model        string        `yaml:"model"`               // Optional: tree (default) | table
+	Database     string        `yaml:"database"`            // table model: Required database; tree: Optional default database path
+	CreateSchema bool          `yaml:"create_schema"`       // Optional: defaults to true
+	Precision    string        `yaml:"timestamp_precision"` // Optional: auto (default, from the server) | ms | us | ns
+	Sessions     int           `yaml:"sessions"`            // Optional: session pool size, defaults to 4
+	WriteTimeout time.Duration `yaml:"write_timeout"`       // Optional: deadline per RPC, defaults to 30s
+	Batch        Batch         `yaml:"batch"`
+	Retry        Retry         `yaml:"retry"`
+	MappingsDir  string        `yaml:"mappings_dir"` // Optional: folder of one-mapping-per-file YAML, relative to the main file
+	Mappings     []Mapping     `yaml:"mappings"`     // Required (here or in mappings_dir): one per table
+}
+
+// Batch bounds what the sink buffers before a write.
+type Batch struct {
+	Rows     int           `yaml:"rows"`     // Optional: defaults to 10000
+	Interval time.Duration `yaml:"interval"` // Optional: defaults to 200ms
+}
+
+// Retry is the backoff policy for transient failures.
+type Retry struct {
+	Initial time.Duration `yaml:"initial"`       // Optional: defaults to 100ms
+	Max     time.Duration `yaml:"max"`           // Optional: defaults to 10s
+	Elapsed time.Duration `yaml:"give_up_after"` // Optional: defaults to 5m; 0 in YAML means the default
+}
+
+// Mapping turns rows of one table into IoTDB points.
+type Mapping struct {
+	Table        string        `yaml:"table"`           // Required: a name from mysql.tables
+	Device       string        `yaml:"device"`          // Required: tree: path template "root.factory.${site}.${device_id}"; table model: target table name
+	Database     string        `yaml:"database"`        // Optional (tree): database path; defaults to the first two nodes of the device template
+	Tags         []string      `yaml:"tags"`            // table model: columns that become TAG columns
+	Time         TimeSpec      `yaml:"time"`            // Required
+	Aligned      *bool         `yaml:"aligned"`         // Optional: defaults to true
+	Measurements []Measurement `yaml:"measurements"`    // Required: at least one
+	OnUpdate     string        `yaml:"on_update"`       // Optional: overwrite (default) | ignore
+	OnDelete     string        `yaml:"on_delete"`       // Optional: ignore (default) | delete
+	Unsigned     string        `yaml:"bigint_unsigned"` // Optional: BIGINT UNSIGNED above 2^63-1: error (default, dirty row) | clip | string
+	Decimal      string        `yaml:"decimal"`         // Optional: DECIMAL as double (default) | string (exact text)
+	ZeroDate     string        `yaml:"zero_date"`       // Optional: zero/invalid DATE value: dirty (default) | null
+
+	Pos Pos `yaml:"-"`
+}
+
+// TimeSpec names the time column and how to read it.
+type TimeSpec struct {
+	Column string `yaml:"column"` // Required
+	Zone   string `yaml:"zone"`   // Optional for DATETIME/DATE: IANA zone the values were written in, defaults to UTC
+	Unit   string `yaml:"unit"`   // Required for integer columns: s | ms | us | ns
+}
+
+// Measurement is one column written as one IoTDB series.
+type Measurement struct {
+	Column string `yaml:"column"` // Required
+	Name   string `yaml:"name"`   // Optional: measurement name, defaults to the column name
+	Type   string `yaml:"type"`   // Optional: IoTDB type, derived from the column type when empty
+
+	Pos Pos `yaml:"-"`
+}
+
+// Backfill tunes cmd/backfill.
+type Backfill struct {
+	Readers  int    `yaml:"readers"`   // Optional: parallel readers, defaults to 4
+	Writers  int    `yaml:"writers"`   // Optional: parallel writers, defaults to 2
+	PageRows int    `yaml:"page_rows"` // Optional: rows per keyset page, defaults to 10000
+	Queue    int    `yaml:"queue"`     // Optional: pages buffered between readers and writers, defaults to 8
+	State    string `yaml:"state"`     // Optional: resume state file, defaults to ./backfill.state.json
+}
+
+// CDC tunes cmd/cdc.
+type CDC struct {
+	Start      Start         `yaml:"start"` // Optional: defaults to initial
+	Checkpoint Checkpoint    `yaml:"checkpoint"`
+	Heartbeat  time.Duration `yaml:"heartbeat"` // Optional: binlog heartbeat period, defaults to 1s
+}
+
+// Start is where cdc begins when no checkpoint exists. In YAML it is either
+// a scalar mode (initial | latest | earliest) or a map with one of file+pos,
+// gtid, or timestamp.
+type Start struct {
+	Mode      string    // initial | latest | earliest | position | gtid | timestamp
+	File      string    // Mode position
+	Pos       uint32    // Mode position
+	GTID      string    // Mode gtid
+	Timestamp time.Time // Mode timestamp
+}
+
+// Checkpoint says where and how often cdc saves its position.
+type Checkpoint struct {
+	Path     string        `yaml:"path"`     // Optional: defaults to ./cdc.checkpoint.json
+	Interval time.Duration `yaml:"interval"` // Optional: defaults to 1s
+}
+
+// DirtyRows is the policy for rows that cannot be written.
+type DirtyRows struct {
+	Policy string `yaml:"policy"` // Optional: skip (default) | fail
+	File   string `yaml:"file"`   // Optional: JSON-lines file, defaults to ./dirty-rows.jsonl
+	Max    int    `yaml:"max"`    // Optional: stop after this many skipped rows, defaults to 1000; -1 means no limit
+}
+
+// Metrics is the HTTP endpoint of cdc.
+type Metrics struct {
+	Listen string `yaml:"listen"` // Optional: defaults to :9464; empty string disables
+}
+
+// Log configures zerolog.
+type Log struct {
+	Level  string `yaml:"level"`  // Optional: debug | info (default) | warn | error
+	Format string `yaml:"format"` // Optional: json (default) | console
+}
+
+// Pos is where a node was found in the YAML, for error messages.
+type Pos struct {
+	File string
+	Line int
+}
