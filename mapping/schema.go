@@ -88,7 +88,7 @@ func LoadTableSchema(ctx context.Context, db *sql.DB, database, table string) (*
 	return ts, krows.Err()
 }
 
-// parseElements splits the member list of "enum('a','b''c')" or "set(...)",
+// parseElements splits the member list of "enum('a','b”c')" or "set(...)",
 // undoing SQL quote doubling.
 func parseElements(columnType string) []string {
 	open := strings.IndexByte(columnType, '(')
