@@ -17,6 +17,9 @@ type Config struct {
 
 	// Path is the file the configuration was loaded from (set by Load).
 	Path string `yaml:"-"`
+
+	// fields is where each field path was found (see PosOf).
+	fields map[string]Pos
 }
 
 // MySQL is the source server.
@@ -82,7 +85,7 @@ type Retry struct {
 // Mapping turns rows of one table into IoTDB points.
 type Mapping struct {
 	Table        string        `yaml:"table"`           // Required: a name from mysql.tables
-	Device       string        `yaml:"device"`          // Required: tree: path template "root.factory.${site}.${device_id}"; table model: target table name
+	Device       string        `yaml:"device"`          // Required: tree: path template "root.factory.${site}.${device_id}"; table model: target table name. Not env-expanded: ${...} here names a column
 	Database     string        `yaml:"database"`        // Optional (tree): database path; defaults to the first two nodes of the device template
 	Tags         []string      `yaml:"tags"`            // table model: columns that become TAG columns
 	Time         TimeSpec      `yaml:"time"`            // Required
@@ -107,7 +110,7 @@ type TimeSpec struct {
 // Measurement is one column written as one IoTDB series.
 type Measurement struct {
 	Column string `yaml:"column"` // Required
-	Name   string `yaml:"name"`   // Optional: measurement name, defaults to the column name
+	Name   string `yaml:"name"`   // Optional: measurement name, defaults to the column name. After Load it is the plain name (backquotes removed); the mapper quotes it for the wire
 	Type   string `yaml:"type"`   // Optional: IoTDB type, derived from the column type when empty
 
 	Pos Pos `yaml:"-"`

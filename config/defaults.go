@@ -1,0 +1,151 @@
+package config
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Defaults, as documented on the fields in types.go and in config.example.yaml.
+const (
+	DefaultMySQLHost       = "127.0.0.1"
+	DefaultMySQLPort       = 3306
+	DefaultTLS             = "preferred"
+	DefaultServerID        = 5401
+	DefaultFlavor          = "auto"
+	DefaultIoTDBUser       = "root"
+	DefaultSessions        = 4
+	DefaultWriteTimeout    = 30 * time.Second
+	DefaultBatchRows       = 10000
+	DefaultBatchInterval   = 200 * time.Millisecond
+	DefaultRetryInitial    = 100 * time.Millisecond
+	DefaultRetryMax        = 10 * time.Second
+	DefaultRetryElapsed    = 5 * time.Minute
+	DefaultZone            = "UTC"
+	DefaultReaders         = 4
+	DefaultWriters         = 2
+	DefaultPageRows        = 10000
+	DefaultQueue           = 8
+	DefaultStateFile       = "./backfill.state.json"
+	DefaultCheckpointFile  = "./cdc.checkpoint.json"
+	DefaultCheckpointEvery = time.Second
+	DefaultHeartbeat       = time.Second
+	DefaultDirtyFile       = "./dirty-rows.jsonl"
+	DefaultDirtyMax        = 1000
+	DefaultMetricsListen   = ":9464"
+	DefaultLogLevel        = "info"
+	DefaultLogFormat       = "json"
+)
+
+// applyDefaults fills what the file left out. Numbers take their default only
+// when the key is absent, so an explicit 0 reaches validation (and is refused
+// where a positive value is needed) instead of silently becoming the default.
+// Enum values are lower-cased, type names upper-cased.
+func applyDefaults(c *Config, d *decoder) {
+	absent := func(path string) bool { _, ok := d.seen[path]; return !ok }
+	str := func(p *string, def string) {
+		if *p == "" {
+			*p = def
+		}
+	}
+	lower := func(p *string, def string) {
+		*p = strings.ToLower(strings.TrimSpace(*p))
+		str(p, def)
+	}
+	num := func(p *int, path string, def int) {
+		if absent(path) {
+			*p = def
+		}
+	}
+	dur := func(p *time.Duration, path string, def time.Duration) {
+		if absent(path) {
+			*p = def
+		}
+	}
+
+	my := &c.MySQL
+	str(&my.Host, DefaultMySQLHost)
+	num(&my.Port, "mysql.port", DefaultMySQLPort)
+	lower(&my.TLS, DefaultTLS)
+	if absent("mysql.server_id") {
+		my.ServerID = DefaultServerID
+	}
+	lower(&my.Flavor, DefaultFlavor)
+
+	bf := &c.Backfill
+	num(&bf.Readers, "backfill.readers", DefaultReaders)
+	num(&bf.Writers, "backfill.writers", DefaultWriters)
+	num(&bf.PageRows, "backfill.page_rows", DefaultPageRows)
+	num(&bf.Queue, "backfill.queue", DefaultQueue)
+	str(&bf.State, DefaultStateFile)
+
+	for i := range my.Tables {
+		p := fmt.Sprintf("mysql.tables[%d].partition", i)
+		part := &my.Tables[i].Partition
+		if absent(p+".count") && part.ChunkRows == 0 && bf.Readers > 0 {
+			part.Count = 4 * bf.Readers
+		}
+	}
+
+	db := &c.IoTDB
+	str(&db.User, DefaultIoTDBUser)
+	lower(&db.Model, ModelTree)
+	if absent("iotdb.create_schema") {
+		db.CreateSchema = true
+	}
+	lower(&db.Precision, PrecisionAuto)
+	num(&db.Sessions, "iotdb.sessions", DefaultSessions)
+	dur(&db.WriteTimeout, "iotdb.write_timeout", DefaultWriteTimeout)
+	num(&db.Batch.Rows, "iotdb.batch.rows", DefaultBatchRows)
+	dur(&db.Batch.Interval, "iotdb.batch.interval", DefaultBatchInterval)
+	dur(&db.Retry.Initial, "iotdb.retry.initial", DefaultRetryInitial)
+	dur(&db.Retry.Max, "iotdb.retry.max", DefaultRetryMax)
+	if db.Retry.Elapsed == 0 { // documented: 0 means the default
+		db.Retry.Elapsed = DefaultRetryElapsed
+	}
+
+	for i := range db.Mappings {
+		m := &db.Mappings[i]
+		if m.Aligned == nil {
+			t := true
+			m.Aligned = &t
+		}
+		lower(&m.OnUpdate, OnUpdateOverwrite)
+		lower(&m.OnDelete, OnDeleteIgnore)
+		lower(&m.Unsigned, UnsignedError)
+		lower(&m.Decimal, DecimalDouble)
+		lower(&m.ZeroDate, ZeroDateDirty)
+		m.Time.Unit = strings.ToLower(strings.TrimSpace(m.Time.Unit))
+		if m.Time.Unit == "" {
+			str(&m.Time.Zone, DefaultZone) // an epoch integer has no zone
+		}
+		if m.Database == "" {
+			m.Database = db.Database // the table model's database, or the tree's default; derived in validate otherwise
+		}
+		for j := range m.Measurements {
+			ms := &m.Measurements[j]
+			ms.Type = strings.ToUpper(strings.TrimSpace(ms.Type))
+			// Name defaults to the column in validate, which needs to know
+			// whether the name was written.
+		}
+	}
+
+	cdc := &c.CDC
+	if cdc.Start.Mode == "" {
+		cdc.Start.Mode = StartInitial
+	}
+	str(&cdc.Checkpoint.Path, DefaultCheckpointFile)
+	dur(&cdc.Checkpoint.Interval, "cdc.checkpoint.interval", DefaultCheckpointEvery)
+	dur(&cdc.Heartbeat, "cdc.heartbeat", DefaultHeartbeat)
+
+	dr := &c.DirtyRows
+	lower(&dr.Policy, DirtySkip)
+	str(&dr.File, DefaultDirtyFile)
+	num(&dr.Max, "dirty_rows.max", DefaultDirtyMax)
+
+	if absent("metrics.listen") {
+		c.Metrics.Listen = DefaultMetricsListen
+	}
+	lower(&c.Log.Level, DefaultLogLevel)
+	lower(&c.Log.Format, DefaultLogFormat)
+}
