@@ -1,0 +1,311 @@
+package iotdbsink
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+
+	"github.com/apache/iotdb-client-go/v2/client"
+	"github.com/apache/iotdb-client-go/v2/rpc"
+
+	"github.com/mysql-iotdb-bridge/bridge/mapping"
+)
+
+// Schema creation (tree model, create_schema on).
+//
+// Before the first write to a device the sink creates its database (CREATE
+// DATABASE; 501 "already exists" is fine) and its series with the mapping's
+// types (createAlignedTimeseries for aligned devices, createTimeseries per
+// series otherwise), so IoTDB never infers a type from a value. When some series
+// exist already, their types are read with SHOW TIMESERIES and the missing
+// ones are created; an existing series with another type makes the device's
+// points a Rejection (507) with a message naming the series and both types,
+// and nothing of that device is sent. What exists is cached per device; a 507
+// on insert drops the device from the cache so it is checked again.
+//
+// Table model: the database is created in Open (CREATE DATABASE IF NOT
+// EXISTS) and tables and columns are created by the server from the first
+// tablet. A tablet carries the column types and categories, so nothing is
+// inferred; creating tables by SQL would only duplicate that (with identifier
+// quoting to get right) and could still race with other writers. A column
+// that exists with another type is reported by the insert and rejected.
+type schemaCache struct {
+	mu      sync.Mutex
+	dbs     map[string]bool
+	devices map[string]map[string]client.TSDataType // device -> unquoted measurement -> type
+}
+
+func newSchemaCache() schemaCache {
+	return schemaCache{dbs: make(map[string]bool), devices: make(map[string]map[string]client.TSDataType)}
+}
+
+func (c *schemaCache) forget(device string) {
+	c.mu.Lock()
+	delete(c.devices, device)
+	c.mu.Unlock()
+}
+
+// check compares a group with the cache: known says every measurement is
+// known, conflict describes a type mismatch.
+func (c *schemaCache) check(sc *mapping.Schema, device string) (known bool, conflict string) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ms, ok := c.devices[device]
+	if !ok {
+		return false, ""
+	}
+	known = true
+	for i, m := range sc.Measurements {
+		t, ok := ms[unquote(m)]
+		if !ok {
+			known = false
+			continue
+		}
+		if t != client.UNKNOWN && t != sc.Types[i] {
+			conflict = fmt.Sprintf("series %s.%s exists with type %s but the mapping of table %s writes %s",
+				device, m, typeName(t), sc.SourceTable, typeName(sc.Types[i]))
+			return true, conflict
+		}
+	}
+	return known, ""
+}
+
+func (c *schemaCache) add(device string, names []string, types []client.TSDataType) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	ms := c.devices[device]
+	if ms == nil {
+		ms = make(map[string]client.TSDataType, len(names))
+		c.devices[device] = ms
+	}
+	for i, n := range names {
+		ms[unquote(n)] = types[i]
+	}
+}
+
+func (c *schemaCache) hasDB(db string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.dbs[db]
+}
+
+func (c *schemaCache) addDB(db string) {
+	c.mu.Lock()
+	c.dbs[db] = true
+	c.mu.Unlock()
+}
+
+// ensureSchema makes sure every group's device and series exist with the
+// right types, rejecting the groups that cannot be written. It returns an
+// error only when IoTDB stays unreachable.
+func (s *Sink) ensureSchema(ctx context.Context, groups []group, res *Result) error {
+	for i := range groups {
+		g := &groups[i]
+		known, conflict := s.schemas.check(g.schema, g.device)
+		if !known && conflict == "" {
+			err := s.retry(ctx, "createSchema", func() error {
+				return s.withSession(ctx, "createSchema", func(sess *session) error {
+					return s.ensureDevice(ctx, sess, g.schema, g.device)
+				})
+			})
+			if err != nil {
+				var se *StatusError
+				if ctx.Err() != nil || retryable(err) || !errors.As(err, &se) {
+					return err
+				}
+				code, msg := se.Code, se.Message
+				if code == client.MultipleError {
+					code, msg = firstFailure(se)
+				}
+				g.rejected = true
+				s.reject(res, Rejection{Device: g.device, Schema: g.schema, Code: code,
+					Message: "creating series: " + msg, Points: g.points(0, g.rows())})
+				continue
+			}
+			_, conflict = s.schemas.check(g.schema, g.device)
+		}
+		if conflict != "" {
+			g.rejected = true
+			s.reject(res, Rejection{Device: g.device, Schema: g.schema, Code: client.MetadataError,
+				Message: conflict, Points: g.points(0, g.rows())})
+		}
+	}
+	return nil
+}
+
+// ensureDevice creates the database and the missing series of one device:
+// SHOW TIMESERIES learns what exists (and its types), then the missing series
+// are created with the mapping's types.
+func (s *Sink) ensureDevice(ctx context.Context, sess *session, sc *mapping.Schema, device string) error {
+	timeout := s.cfg.WriteTimeout
+	if db := sc.Database; db != "" && !s.schemas.hasDB(db) {
+		err := sess.exec(ctx, timeout, "CREATE DATABASE "+db)
+		if err != nil && !alreadyExists(err) {
+			return err
+		}
+		s.schemas.addDB(db)
+	}
+	existing := make(map[string]client.TSDataType)
+	err := sess.query(ctx, timeout, "SHOW TIMESERIES "+device+".*", []string{"Timeseries", "DataType"}, func(v []string) {
+		if t, err := client.GetDataTypeByStr(strings.ToUpper(v[1])); err == nil {
+			existing[unquote(lastNode(v[0]))] = t
+		}
+	})
+	if err != nil {
+		if !isStatus(err) || statusCode(err) == client.IllegalPath {
+			return err
+		}
+		// The server cannot list the series: create them all and trust the
+		// ones that exist already (an insert with a wrong type still gets
+		// a 507 and becomes a Rejection).
+		s.log.Debug().Err(err).Str("device", device).Msg("SHOW TIMESERIES failed; creating every series")
+	}
+	var names []string
+	var types []client.TSDataType
+	for i, m := range sc.Measurements {
+		if t, ok := existing[unquote(m)]; ok {
+			s.schemas.add(device, []string{m}, []client.TSDataType{t})
+			continue
+		}
+		names = append(names, m)
+		types = append(types, sc.Types[i])
+	}
+	if len(names) == 0 {
+		return nil
+	}
+	if err := s.createSeries(ctx, sess, sc.Aligned, device, names, types); err != nil {
+		if !alreadyExists(err) {
+			return err
+		}
+		// Created meanwhile by someone else: type unknown, the insert checks.
+		for i := range types {
+			types[i] = client.UNKNOWN
+		}
+	}
+	s.schemas.add(device, names, types)
+	return nil
+}
+
+// createSeries creates series with the given types: one
+// createAlignedTimeseries for an aligned device, else one createTimeseries
+// per series (skipping those that exist).
+func (s *Sink) createSeries(ctx context.Context, sess *session, aligned bool, device string, names []string, types []client.TSDataType) error {
+	timeout := s.cfg.WriteTimeout
+	if aligned {
+		dt := make([]int32, len(types))
+		enc := make([]int32, len(types))
+		comp := make([]int32, len(types))
+		for i, t := range types {
+			dt[i], enc[i], comp[i] = int32(t), int32(defaultEncoding(t)), int32(client.LZ4)
+		}
+		return sess.call(ctx, timeout, "createAlignedTimeseries", func(ctx context.Context) error {
+			st, err := sess.rpc.CreateAlignedTimeseries(ctx, &rpc.TSCreateAlignedTimeseriesReq{
+				SessionId: sess.id, PrefixPath: device, Measurements: names,
+				DataTypes: dt, Encodings: enc, Compressors: comp,
+			})
+			if err != nil {
+				return err
+			}
+			return checkStatus("createAlignedTimeseries", st)
+		})
+	}
+	var exists error
+	for i, n := range names {
+		req := &rpc.TSCreateTimeseriesReq{
+			SessionId: sess.id, Path: device + "." + n, DataType: int32(types[i]),
+			Encoding: int32(defaultEncoding(types[i])), Compressor: int32(client.LZ4),
+		}
+		err := sess.call(ctx, timeout, "createTimeseries", func(ctx context.Context) error {
+			st, err := sess.rpc.CreateTimeseries(ctx, req)
+			if err != nil {
+				return err
+			}
+			return checkStatus("createTimeseries", st)
+		})
+		switch {
+		case err == nil:
+		case alreadyExists(err):
+			exists = err
+		default:
+			return err
+		}
+	}
+	return exists
+}
+
+// defaultEncoding is IoTDB's default encoding per type.
+func defaultEncoding(t client.TSDataType) client.TSEncoding {
+	switch t {
+	case client.BOOLEAN:
+		return client.RLE
+	case client.INT32, client.INT64, client.DATE, client.TIMESTAMP:
+		return client.TS_2DIFF
+	case client.FLOAT, client.DOUBLE:
+		return client.GORILLA
+	}
+	return client.PLAIN
+}
+
+// alreadyExists reports a "database/series already exists" status (also
+// inside a 302).
+func alreadyExists(err error) bool {
+	var se *StatusError
+	if !errors.As(err, &se) {
+		return false
+	}
+	is := func(code int32, msg string) bool {
+		switch code {
+		case client.DatabaseAlreadyExists, client.TimeseriesAlreadyExist, client.PathAlreadyExist:
+			return true
+		}
+		return strings.Contains(strings.ToLower(msg), "already exist")
+	}
+	if se.Code != client.MultipleError {
+		return is(se.Code, se.Message)
+	}
+	for _, sub := range se.Sub {
+		if sub != nil && sub.Code != client.SuccessStatus && !is(sub.Code, sub.GetMessage()) {
+			return false
+		}
+	}
+	return true
+}
+
+func isStatus(err error) bool {
+	var se *StatusError
+	return errors.As(err, &se)
+}
+
+// unquote turns a backquoted node into its name: doubled backquotes inside
+// become one.
+func unquote(n string) string {
+	if len(n) >= 2 && n[0] == '`' && n[len(n)-1] == '`' {
+		return strings.ReplaceAll(n[1:len(n)-1], "``", "`")
+	}
+	return n
+}
+
+// lastNode returns the last node of a path, honouring backquotes.
+func lastNode(path string) string {
+	if strings.HasSuffix(path, "`") {
+		// Walk back to the opening backquote; "``" inside is an escaped one.
+		i := len(path) - 2
+		for i >= 0 {
+			if path[i] == '`' {
+				if i > 0 && path[i-1] == '`' {
+					i -= 2
+					continue
+				}
+				return path[i:]
+			}
+			i--
+		}
+		return path
+	}
+	if i := strings.LastIndexByte(path, '.'); i >= 0 {
+		return path[i+1:]
+	}
+	return path
+}
