@@ -1,0 +1,74 @@
+package backfill
+
+import (
+	"hash/maphash"
+	"sync"
+)
+
+// collisions counts rows of one table that map to a (device, time) already
+// produced by another row in this run: IoTDB keeps only the last of them.
+//
+// It remembers hash(device, time) -> hash(row key) for up to limit pairs
+// (16 bytes plus map overhead each, ~10 MB at the default). The row key is
+// kept so that a row delivered twice (a re-read page or partition) is not a
+// collision. When the set is full it is cleared and starts over: counting is
+// exact for tables with fewer points than the limit and, beyond that, exact
+// within windows of limit points, where colliding rows usually are (same
+// device, same instant, adjacent keys). Collisions with rows written by an
+// earlier run are not counted.
+type collisions struct {
+	mu    sync.Mutex
+	seed  maphash.Seed
+	limit int
+	seen  map[uint64]uint64
+	count int64
+}
+
+const defaultCollisionLimit = 1 << 18
+
+func newCollisions(limit int) *collisions {
+	if limit <= 0 {
+		limit = defaultCollisionLimit
+	}
+	return &collisions{seed: maphash.MakeSeed(), limit: limit, seen: make(map[uint64]uint64)}
+}
+
+// observe records the points of one page; devices[i], times[i], keys[i]
+// describe point i.
+func (c *collisions) observe(devices []string, times []int64, keys []string) {
+	type pair struct{ dt, k uint64 }
+	hs := make([]pair, len(devices))
+	for i := range devices {
+		var h maphash.Hash
+		h.SetSeed(c.seed)
+		h.WriteString(devices[i])
+		var b [8]byte
+		t := uint64(times[i])
+		for j := range b {
+			b[j] = byte(t >> (8 * j))
+		}
+		h.Write(b[:])
+		hs[i] = pair{h.Sum64(), maphash.String(c.seed, keys[i])}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, p := range hs {
+		if k, ok := c.seen[p.dt]; ok {
+			if k != p.k {
+				c.count++
+				c.seen[p.dt] = p.k
+			}
+			continue
+		}
+		if len(c.seen) >= c.limit {
+			clear(c.seen)
+		}
+		c.seen[p.dt] = p.k
+	}
+}
+
+func (c *collisions) total() int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.count
+}

@@ -1,0 +1,717 @@
+package backfill
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/cenkalti/backoff/v4"
+	"github.com/rs/zerolog"
+
+	"github.com/mysql-iotdb-bridge/bridge/config"
+	"github.com/mysql-iotdb-bridge/bridge/mapping"
+)
+
+// ErrInterrupted is returned (wrapped) by Run when its context was canceled:
+// in-flight pages were finished and the state saved. Running again resumes.
+var ErrInterrupted = errors.New("backfill interrupted")
+
+// Table is one table to copy and the mapper of its rows.
+type Table struct {
+	Config config.Table
+	Mapper RowMapper
+}
+
+// Options configure Run and DryRun. DB, Database, Tables and (for Run)
+// Writer are required; the zero value of everything else is usable.
+type Options struct {
+	// DB is the source pool. Its size should be at least Backfill.Readers.
+	DB *sql.DB
+	// Database is the schema holding the tables.
+	Database string
+	Tables   []Table
+	Writer   PointWriter
+
+	// Backfill sizes the run: Readers (default 4), Writers (default 2),
+	// PageRows (default 10000), Queue (pages between readers and writers,
+	// default 8) and State (default ./backfill.state.json; see StatePath for
+	// shards).
+	Backfill config.Backfill
+	// Dirty is the dirty-row policy: skip (default) or fail, the JSON-lines
+	// File (default ./dirty-rows.jsonl) and Max (stop when more rows than Max
+	// were skipped; negative: no limit).
+	Dirty config.DirtyRows
+	// Retry is the backoff for failed reads and writes (defaults 100ms, 10s,
+	// give up after 5m).
+	Retry config.Retry
+	// Shard restricts the run to the partitions p with p % Count == Index.
+	Shard Shard
+	// Restart ignores (and overwrites) an existing state file.
+	Restart bool
+	// Progress receives progress; nil discards it.
+	Progress Progress
+	// Log receives phase and retry messages; the zero value discards them.
+	Log zerolog.Logger
+	// SaveInterval is the period of state saves while running (default 1s).
+	SaveInterval time.Duration
+
+	// Test hooks.
+	beforeQuery func(table string, part int, after Key) // each page (or stream) query
+}
+
+func (o *Options) defaults() {
+	if o.Backfill.Readers <= 0 {
+		o.Backfill.Readers = 4
+	}
+	if o.Backfill.Writers <= 0 {
+		o.Backfill.Writers = 2
+	}
+	if o.Backfill.PageRows <= 0 {
+		o.Backfill.PageRows = 10000
+	}
+	if o.Backfill.Queue <= 0 {
+		o.Backfill.Queue = 8
+	}
+	if o.Dirty.File == "" {
+		o.Dirty.File = "dirty-rows.jsonl"
+	}
+	if o.Dirty.Policy == "" {
+		o.Dirty.Policy = "skip"
+	}
+	if o.Retry.Initial <= 0 {
+		o.Retry.Initial = 100 * time.Millisecond
+	}
+	if o.Retry.Max <= 0 {
+		o.Retry.Max = 10 * time.Second
+	}
+	if o.Retry.Elapsed <= 0 {
+		o.Retry.Elapsed = 5 * time.Minute
+	}
+	if o.SaveInterval <= 0 {
+		o.SaveInterval = time.Second
+	}
+	if o.Progress == nil {
+		o.Progress = NopProgress{}
+	}
+}
+
+func (o *Options) validate(needWriter bool) error {
+	if o.DB == nil {
+		return errors.New("backfill: no database")
+	}
+	if o.Database == "" {
+		return errors.New("backfill: no database name")
+	}
+	if len(o.Tables) == 0 {
+		return errors.New("backfill: no tables")
+	}
+	if needWriter && o.Writer == nil {
+		return errors.New("backfill: no writer")
+	}
+	if o.Shard.Count > 1 && (o.Shard.Index < 0 || o.Shard.Index >= o.Shard.Count) {
+		return fmt.Errorf("backfill: bad shard %d/%d", o.Shard.Index, o.Shard.Count)
+	}
+	seen := map[string]bool{}
+	for _, t := range o.Tables {
+		if t.Mapper == nil {
+			return fmt.Errorf("backfill: table %s has no mapper", t.Config.Name)
+		}
+		if len(t.Mapper.Columns()) == 0 {
+			return fmt.Errorf("backfill: table %s: mapper needs no columns", t.Config.Name)
+		}
+		if seen[t.Config.Name] {
+			return fmt.Errorf("backfill: table %s listed twice", t.Config.Name)
+		}
+		seen[t.Config.Name] = true
+	}
+	switch o.Dirty.Policy {
+	case "skip", "fail":
+	default:
+		return fmt.Errorf("backfill: dirty-row policy %q: want skip or fail", o.Dirty.Policy)
+	}
+	return nil
+}
+
+// Summary is the outcome of Run.
+type Summary struct {
+	Tables    []TableSummary
+	Duration  time.Duration
+	StatePath string
+	DirtyFile string // "" when no dirty row was recorded
+}
+
+// TableSummary is the outcome for one table (this shard's partitions).
+type TableSummary struct {
+	Table string
+	// Partitions of this shard; Done counts the finished ones (all runs),
+	// Skipped the ones already finished when this run started.
+	Partitions, Done, Skipped int
+	RowsRead                  int64
+	PointsWritten             int64
+	DirtyRows                 int64
+	DirtyByReason             map[string]int64
+	// Collisions counts rows that mapped to a (device, time) another row of
+	// this run already produced (IoTDB keeps only the last).
+	Collisions int64
+	Duration   time.Duration
+	RowsPerSec float64
+}
+
+// String renders the summary printed at exit.
+func (s Summary) String() string {
+	var b strings.Builder
+	for _, t := range s.Tables {
+		fmt.Fprintf(&b, "%s: %d rows read, %d points written, %d dirty rows skipped, %d collisions, %d/%d partitions done (%d from earlier runs), %s, %.0f rows/s\n",
+			t.Table, t.RowsRead, t.PointsWritten, t.DirtyRows, t.Collisions, t.Done, t.Partitions, t.Skipped, t.Duration.Round(time.Millisecond), t.RowsPerSec)
+		reasons := make([]string, 0, len(t.DirtyByReason))
+		for r := range t.DirtyByReason {
+			reasons = append(reasons, r)
+		}
+		sort.Strings(reasons)
+		for _, r := range reasons {
+			fmt.Fprintf(&b, "  skipped %d: %s\n", t.DirtyByReason[r], r)
+		}
+	}
+	fmt.Fprintf(&b, "total %s; state %s", s.Duration.Round(time.Millisecond), s.StatePath)
+	if s.DirtyFile != "" {
+		fmt.Fprintf(&b, "; dirty rows in %s", s.DirtyFile)
+	}
+	return b.String()
+}
+
+type engine struct {
+	opts      Options
+	log       zerolog.Logger
+	statePath string
+	dirty     *dirtyFile
+
+	mu         sync.Mutex // guards st progress, partRun ack fields, tableRun.dirtyBy/times
+	st         *State
+	stateDirty bool
+	saveMu     sync.Mutex
+
+	tables   []*tableRun
+	skipped  atomic.Int64 // dirty rows skipped, all tables (for Dirty.Max)
+	errOnce  sync.Once
+	fatalErr error
+	fatal    atomic.Bool
+	cancel   context.CancelFunc
+}
+
+type tableRun struct {
+	name   string
+	plan   *TablePlan
+	ts     *TableState
+	mapper RowMapper
+	nMap   int      // leading columns of a row that Map receives
+	exprs  []string // SELECT list: the mapper's columns, then plan.Order
+
+	stmtMu sync.Mutex
+	stmts  map[string]*sql.Stmt
+
+	rowsRead, points, dirty atomic.Int64
+	coll                    *collisions
+	dirtyBy                 map[string]int64 // engine.mu
+	first, last             time.Time        // engine.mu
+	skippedParts            int
+}
+
+func newTableRun(name string, plan *TablePlan, m RowMapper) (*tableRun, error) {
+	mc := m.Columns()
+	tr := &tableRun{name: name, plan: plan, mapper: m, nMap: len(mc),
+		stmts: map[string]*sql.Stmt{}, coll: newCollisions(0), dirtyBy: map[string]int64{}}
+	if sl, ok := m.(SelectLister); ok {
+		tr.exprs = append(tr.exprs, sl.SelectList()...)
+		if len(tr.exprs) != len(mc) {
+			return nil, fmt.Errorf("table %s: mapper has %d columns but %d select expressions", name, len(mc), len(tr.exprs))
+		}
+	} else {
+		for _, c := range mc {
+			tr.exprs = append(tr.exprs, quoteIdent(c))
+		}
+	}
+	// The key columns follow, selected raw: the reader keeps them for its
+	// cursor and never hands them to Map.
+	for _, k := range plan.Order {
+		tr.exprs = append(tr.exprs, quoteIdent(k.Name))
+	}
+	return tr, nil
+}
+
+type partRun struct {
+	t   *tableRun
+	idx int
+	p   Partition
+	// ack state, engine.mu
+	nextAck int
+	pending map[int]*ackInfo
+}
+
+type ackInfo struct {
+	rows  int
+	last  Key
+	final bool
+}
+
+type page struct {
+	part  *partRun
+	seq   int
+	rows  [][]any
+	mem   *pageMem // backing memory of rows, recycled after the write
+	last  Key
+	final bool
+}
+
+// Run copies the configured tables: load state, plan new tables, scan and
+// write, save. It returns nil only when every row of this shard's
+// partitions was written or skipped by the dirty-row policy. When ctx is
+// canceled it stops reading, finishes the pages already read, saves the
+// state and returns an error wrapping ErrInterrupted.
+func Run(ctx context.Context, opts Options) (Summary, error) {
+	opts.defaults()
+	start := time.Now()
+	if err := opts.validate(true); err != nil {
+		return Summary{}, err
+	}
+	e := &engine{opts: opts, log: opts.Log.With().Str("component", "backfill").Logger()}
+	e.statePath = StatePath(opts.Backfill.State, opts.Shard)
+	e.dirty = &dirtyFile{path: opts.Dirty.File}
+	sum := Summary{StatePath: e.statePath}
+
+	// Phase 1: state.
+	if err := e.loadState(); err != nil {
+		return sum, err
+	}
+	// Phase 2: plan tables the state does not know yet, check the others.
+	if err := e.planTables(ctx); err != nil {
+		return sum, err
+	}
+	if err := e.save(); err != nil {
+		return sum, err
+	}
+	// Phase 3: scan and write.
+	runErr := e.run(ctx)
+	// Phase 4: final save, whatever happened.
+	if err := e.save(); err != nil && runErr == nil {
+		runErr = err
+	}
+	if err := e.dirty.Close(); err != nil && runErr == nil {
+		runErr = err
+	}
+	opts.Progress.Finish()
+	for _, t := range e.tables {
+		t.stmtMu.Lock()
+		for _, s := range t.stmts {
+			s.Close()
+		}
+		t.stmtMu.Unlock()
+	}
+	sum = e.summary(start)
+	if runErr == nil && ctx.Err() != nil {
+		runErr = fmt.Errorf("%w: state saved to %s; resume by running again", ErrInterrupted, e.statePath)
+	}
+	if runErr == nil {
+		for _, t := range e.tables {
+			for i, p := range t.plan.Partitions {
+				if opts.Shard.owns(p.ID) && !t.ts.Progress[i].Done {
+					runErr = fmt.Errorf("backfill: table %s partition p%d %s did not finish", t.name, p.ID, p)
+				}
+			}
+		}
+	}
+	return sum, runErr
+}
+
+func (e *engine) loadState() error {
+	if e.opts.Restart {
+		e.st = newState()
+		e.log.Info().Str("state", e.statePath).Msg("restart: ignoring any previous state")
+	} else {
+		st, ok, err := LoadState(e.statePath)
+		if err != nil {
+			return err
+		}
+		e.st = st
+		if ok {
+			if st.Shard.Count > 1 || e.opts.Shard.Count > 1 {
+				if st.Shard.String() != e.opts.Shard.String() {
+					return fmt.Errorf("backfill state %s was written by shard %s, this is shard %s: run with --restart to start over", e.statePath, st.Shard, e.opts.Shard)
+				}
+			}
+			e.log.Info().Str("state", e.statePath).Msg("resuming from saved state")
+		}
+	}
+	e.st.Shard = e.opts.Shard
+	return nil
+}
+
+func (e *engine) planTables(ctx context.Context) error {
+	pl := &planner{db: e.opts.DB, database: e.opts.Database, readers: e.opts.Backfill.Readers}
+	for _, t := range e.opts.Tables {
+		name := t.Config.Name
+		ts := e.st.Tables[name]
+		if ts != nil {
+			if got, want := ts.Plan.Config, tableConfig(t.Config); got != want {
+				return fmt.Errorf("table %s: the partitioning changed since backfill state %s was written (was %+v, now %+v): run with --restart to start over", name, e.statePath, got, want)
+			}
+		} else {
+			var tp *TablePlan
+			op := func() error {
+				var err error
+				tp, _, err = pl.planTable(ctx, t.Config)
+				return classify(err)
+			}
+			notify := func(err error, d time.Duration) {
+				e.log.Warn().Err(err).Str("table", name).Dur("retry_in", d).Msg("planning failed, retrying")
+			}
+			if err := backoff.RetryNotify(op, e.newBackoff(ctx), notify); err != nil {
+				return err
+			}
+			ts = &TableState{Plan: tp, Progress: make([]PartProgress, len(tp.Partitions))}
+			e.st.Tables[name] = ts
+			e.log.Info().Str("table", name).Int("partitions", len(tp.Partitions)).Int64("est_rows", tp.EstRows).Strs("notes", tp.Notes).Msg("planned")
+		}
+		tr, err := newTableRun(name, ts.Plan, t.Mapper)
+		if err != nil {
+			return err
+		}
+		tr.ts = ts
+		e.tables = append(e.tables, tr)
+	}
+	e.stateDirty = true
+	return nil
+}
+
+// plan returns the plan of the tables of this run.
+func (e *engine) plan() *Plan {
+	p := &Plan{Shard: e.opts.Shard}
+	for _, t := range e.tables {
+		p.Tables = append(p.Tables, t.plan)
+	}
+	return p
+}
+
+func (e *engine) run(parent context.Context) error {
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	e.cancel = cancel
+
+	var work []*partRun
+	var remaining int64
+	for _, t := range e.tables {
+		for i, p := range t.plan.Partitions {
+			if !e.opts.Shard.owns(p.ID) {
+				continue
+			}
+			if t.ts.Progress[i].Done {
+				t.skippedParts++
+				continue
+			}
+			work = append(work, &partRun{t: t, idx: i, p: p, pending: map[int]*ackInfo{}})
+			remaining += p.Est
+		}
+	}
+	e.opts.Progress.Start(e.plan(), remaining)
+	e.log.Info().Int("partitions", len(work)).Int64("est_rows", remaining).Msg("scanning")
+
+	queue := make(chan *partRun, len(work))
+	for _, w := range work {
+		queue <- w
+	}
+	close(queue)
+	pages := make(chan *page, e.opts.Backfill.Queue)
+
+	saverDone := make(chan struct{})
+	stopSaver := make(chan struct{})
+	go e.saver(stopSaver, saverDone)
+
+	var readers sync.WaitGroup
+	for range e.opts.Backfill.Readers {
+		readers.Add(1)
+		go func() {
+			defer readers.Done()
+			for pr := range queue {
+				if ctx.Err() != nil {
+					return
+				}
+				if err := e.readPartition(ctx, pr, pages); err != nil {
+					if ctx.Err() != nil && !e.fatal.Load() {
+						return // interrupted: not an error of the partition
+					}
+					e.fail(err)
+					return
+				}
+			}
+		}()
+	}
+	var writers sync.WaitGroup
+	wctx := context.WithoutCancel(parent)
+	for range e.opts.Backfill.Writers {
+		writers.Add(1)
+		go func() {
+			defer writers.Done()
+			for pg := range pages {
+				if e.fatal.Load() {
+					continue // drain: after a fatal error nothing more is acknowledged
+				}
+				if err := e.writePage(ctx, wctx, pg); err != nil {
+					if parent.Err() != nil && errors.Is(err, context.Canceled) {
+						continue // interrupted while retrying: the page stays unacknowledged
+					}
+					e.fail(err)
+				}
+			}
+		}()
+	}
+	readers.Wait()
+	close(pages)
+	writers.Wait()
+	close(stopSaver)
+	<-saverDone
+	if e.fatal.Load() {
+		return e.fatalErr
+	}
+	return nil
+}
+
+// fail records the first fatal error and stops the readers.
+func (e *engine) fail(err error) {
+	e.errOnce.Do(func() {
+		e.fatalErr = err
+		e.fatal.Store(true)
+		e.log.Error().Err(err).Msg("backfill stopping")
+		e.cancel()
+	})
+}
+
+// saver saves the state at most once per SaveInterval while it changes.
+// Partition completions save at once (see ack).
+func (e *engine) saver(stop <-chan struct{}, done chan<- struct{}) {
+	defer close(done)
+	t := time.NewTicker(e.opts.SaveInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-stop:
+			return
+		case <-t.C:
+			if err := e.save(); err != nil {
+				e.log.Warn().Err(err).Msg("saving backfill state")
+			}
+		}
+	}
+}
+
+// save writes the state if it changed. The dirty-rows file is synced first:
+// a saved state never claims rows whose dirty records could be lost.
+func (e *engine) save() error {
+	e.saveMu.Lock()
+	defer e.saveMu.Unlock()
+	e.mu.Lock()
+	if !e.stateDirty {
+		e.mu.Unlock()
+		return nil
+	}
+	e.st.Updated = time.Now().UTC()
+	snap := e.st.clone()
+	e.stateDirty = false
+	e.mu.Unlock()
+	if err := e.dirty.Sync(); err != nil {
+		return err
+	}
+	if err := SaveState(e.statePath, snap); err != nil {
+		e.mu.Lock()
+		e.stateDirty = true
+		e.mu.Unlock()
+		return err
+	}
+	return nil
+}
+
+// ack records that pg was written. A partition's progress advances over the
+// contiguous prefix of acknowledged pages only, so Last never passes a page
+// still being written by another writer.
+func (e *engine) ack(pg *page) {
+	pr := pg.part
+	e.mu.Lock()
+	pr.pending[pg.seq] = &ackInfo{rows: len(pg.rows), last: pg.last, final: pg.final}
+	done := false
+	for {
+		a, ok := pr.pending[pr.nextAck]
+		if !ok {
+			break
+		}
+		delete(pr.pending, pr.nextAck)
+		pr.nextAck++
+		prog := &pr.t.ts.Progress[pr.idx]
+		prog.Rows += int64(a.rows)
+		if a.last != nil {
+			prog.Last = a.last
+		}
+		if a.final {
+			prog.Done = true
+			done = true
+		}
+	}
+	now := time.Now()
+	pr.t.last = now
+	e.stateDirty = true
+	e.mu.Unlock()
+	if done {
+		e.log.Debug().Str("table", pr.t.name).Int("partition", pr.p.ID).Msg("partition done")
+		if err := e.save(); err != nil {
+			e.log.Warn().Err(err).Msg("saving backfill state")
+		}
+	}
+}
+
+func (e *engine) newBackoff(ctx context.Context) backoff.BackOff {
+	b := backoff.NewExponentialBackOff(
+		backoff.WithInitialInterval(e.opts.Retry.Initial),
+		backoff.WithMaxInterval(e.opts.Retry.Max),
+		backoff.WithMaxElapsedTime(e.opts.Retry.Elapsed),
+	)
+	return backoff.WithContext(b, ctx)
+}
+
+// writePage maps the rows of pg, records dirty rows, writes the points and
+// acknowledges the page. ctx (the run's) bounds retries; wctx (not canceled
+// by an interrupt) carries the write itself, so a page being written when
+// the user presses Ctrl-C is finished.
+func (e *engine) writePage(ctx, wctx context.Context, pg *page) error {
+	t := pg.part.t
+	e.mu.Lock()
+	if t.first.IsZero() {
+		t.first = time.Now()
+	}
+	e.mu.Unlock()
+	points := make([]mapping.Point, 0, len(pg.rows))
+	rowOf := make([]int, 0, len(pg.rows))
+	for i, row := range pg.rows {
+		p, err := t.mapper.Map(row[:t.nMap])
+		if err != nil {
+			var de *DirtyError
+			if !errors.As(err, &de) {
+				de = &DirtyError{Reason: err.Error()}
+			}
+			if err := e.dirtyRow(t, row, de); err != nil {
+				return err
+			}
+			continue
+		}
+		points = append(points, p)
+		rowOf = append(rowOf, i)
+	}
+	written := int64(len(points))
+	if len(points) > 0 {
+		var res WriteResult
+		op := func() error {
+			var err error
+			res, err = e.opts.Writer.Write(wctx, points)
+			return err
+		}
+		notify := func(err error, d time.Duration) {
+			e.log.Warn().Err(err).Str("table", t.name).Int("partition", pg.part.p.ID).Dur("retry_in", d).Msg("write failed, retrying")
+		}
+		if err := backoff.RetryNotify(op, e.newBackoff(ctx), notify); err != nil {
+			return fmt.Errorf("table %s partition p%d %s: writing %d points (keys up to %s): %w", t.name, pg.part.p.ID, pg.part.p, len(points), pg.last, err)
+		}
+		rejected := make([]bool, len(points))
+		for _, rj := range res.Rejected {
+			reason := fmt.Sprintf("rejected: %d %s", rj.Code, rj.Message)
+			for _, pi := range rj.Points {
+				if pi < 0 || pi >= len(points) || rejected[pi] {
+					continue
+				}
+				rejected[pi] = true
+				written--
+				if err := e.dirtyRow(t, pg.rows[rowOf[pi]], &DirtyError{Reason: reason, Value: rj.Device}); err != nil {
+					return err
+				}
+			}
+		}
+		devices := make([]string, 0, len(points))
+		times := make([]int64, 0, len(points))
+		keys := make([]string, 0, len(points))
+		for i, p := range points {
+			if rejected[i] {
+				continue
+			}
+			devices = append(devices, p.Device)
+			times = append(times, p.Time)
+			keys = append(keys, t.mapper.KeyString(pg.rows[rowOf[i]][:t.nMap]))
+		}
+		t.coll.observe(devices, times, keys)
+	}
+	t.points.Add(written)
+	e.opts.Progress.Add(t.name, int64(len(pg.rows)))
+	e.ack(pg)
+	releasePage(pg)
+	return nil
+}
+
+// dirtyRow records a row that will not be written and applies the policy.
+func (e *engine) dirtyRow(t *tableRun, row []any, de *DirtyError) error {
+	key := t.mapper.KeyString(row[:t.nMap])
+	rec := DirtyRecord{Time: time.Now().UTC(), Table: t.name, Key: key, Column: de.Column, Value: de.Value, Reason: de.Reason, Detail: de.Detail}
+	if err := e.dirty.Record(rec); err != nil {
+		return err
+	}
+	t.dirty.Add(1)
+	e.mu.Lock()
+	t.dirtyBy[de.Reason]++
+	e.mu.Unlock()
+	what := fmt.Sprintf("table %s, key %s", t.name, key)
+	if de.Column != "" {
+		what += ", column " + de.Column
+	}
+	reason := de.Reason
+	if de.Detail != "" {
+		reason += " (" + de.Detail + ")"
+	}
+	if e.opts.Dirty.Policy == "fail" {
+		return fmt.Errorf("dirty row (%s): %s; dirty_rows.policy is fail (recorded in %s)", what, reason, e.dirty.path)
+	}
+	n := e.skipped.Add(1)
+	if e.opts.Dirty.Max >= 0 && n > int64(e.opts.Dirty.Max) {
+		return fmt.Errorf("more than dirty_rows.max=%d rows skipped (last: %s: %s); see %s", e.opts.Dirty.Max, what, reason, e.dirty.path)
+	}
+	return nil
+}
+
+func (e *engine) summary(start time.Time) Summary {
+	s := Summary{Duration: time.Since(start), StatePath: e.statePath}
+	if e.dirty.used() {
+		s.DirtyFile = e.dirty.path
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, t := range e.tables {
+		ts := TableSummary{Table: t.name, Skipped: t.skippedParts, RowsRead: t.rowsRead.Load(), PointsWritten: t.points.Load(),
+			DirtyRows: t.dirty.Load(), Collisions: t.coll.total(), DirtyByReason: map[string]int64{}}
+		for r, n := range t.dirtyBy {
+			ts.DirtyByReason[r] = n
+		}
+		for i, p := range t.plan.Partitions {
+			if !e.opts.Shard.owns(p.ID) {
+				continue
+			}
+			ts.Partitions++
+			if t.ts.Progress[i].Done {
+				ts.Done++
+			}
+		}
+		if !t.first.IsZero() && t.last.After(t.first) {
+			ts.Duration = t.last.Sub(t.first)
+			ts.RowsPerSec = float64(ts.RowsRead) / ts.Duration.Seconds()
+		}
+		s.Tables = append(s.Tables, ts)
+	}
+	return s
+}

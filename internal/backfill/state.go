@@ -1,0 +1,156 @@
+package backfill
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// StateVersion is the format version of the state file. A file with another
+// version is refused (never silently reinterpreted or restarted).
+const StateVersion = 1
+
+// State is the resume state of a backfill, saved as JSON.
+//
+// For each table it holds the plan the run started with (so a rerun reads
+// the same ranges even if MIN/MAX moved since) and, per partition, whether
+// it is finished and the last key whose page the writer acknowledged. A
+// partition's Last only moves forward over a contiguous prefix of
+// acknowledged pages, so every row at or below Last was written, and a
+// rerun continues strictly after it.
+type State struct {
+	Version int                    `json:"version"`
+	Shard   Shard                  `json:"shard"`
+	Created time.Time              `json:"created"`
+	Updated time.Time              `json:"updated"`
+	Tables  map[string]*TableState `json:"tables"`
+}
+
+// TableState is the plan and progress of one table.
+type TableState struct {
+	Plan     *TablePlan     `json:"plan"`
+	Progress []PartProgress `json:"progress"` // parallel to Plan.Partitions
+}
+
+// PartProgress is the acknowledged progress of one partition.
+type PartProgress struct {
+	Done bool `json:"done,omitempty"`
+	// Last is the ordering tuple of the last acknowledged row (paged tables
+	// only); nil means "from the start of the partition".
+	Last Key   `json:"last,omitempty"`
+	Rows int64 `json:"rows,omitempty"` // rows acknowledged, all runs together
+}
+
+// StatePath is the state file of a shard: with more than one shard,
+// ".shard-i-of-n" goes before the extension, so processes sharing a volume
+// never write the same file.
+func StatePath(path string, s Shard) string {
+	if path == "" {
+		path = "backfill.state.json"
+	}
+	if s.Count <= 1 {
+		return path
+	}
+	ext := filepath.Ext(path)
+	return fmt.Sprintf("%s.shard-%d-of-%d%s", strings.TrimSuffix(path, ext), s.Index, s.Count, ext)
+}
+
+// LoadState reads the state file. A missing file is a fresh state (ok is
+// false); an unreadable, corrupt or other-version file is an error that names
+// the file.
+func LoadState(path string) (st *State, ok bool, err error) {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return newState(), false, nil
+	}
+	if err != nil {
+		return nil, false, fmt.Errorf("reading backfill state %s: %w", path, err)
+	}
+	st = &State{}
+	if err := json.Unmarshal(b, st); err != nil {
+		return nil, false, fmt.Errorf("backfill state %s is corrupt (%v): restore it, or run with --restart to start over", path, err)
+	}
+	if st.Version != StateVersion {
+		return nil, false, fmt.Errorf("backfill state %s has format version %d, this build reads %d: run with --restart to start over", path, st.Version, StateVersion)
+	}
+	if st.Tables == nil {
+		st.Tables = map[string]*TableState{}
+	}
+	for name, ts := range st.Tables {
+		if ts == nil || ts.Plan == nil || len(ts.Progress) != len(ts.Plan.Partitions) {
+			return nil, false, fmt.Errorf("backfill state %s is corrupt (table %s: plan and progress disagree): run with --restart to start over", path, name)
+		}
+	}
+	return st, true, nil
+}
+
+func newState() *State {
+	now := time.Now().UTC()
+	return &State{Version: StateVersion, Created: now, Updated: now, Tables: map[string]*TableState{}}
+}
+
+// SaveState writes st atomically: a temporary file in the same directory,
+// fsync, rename over path, fsync of the directory. A crash leaves either the
+// old or the new file, never a torn one.
+func SaveState(path string, st *State) error {
+	b, err := json.MarshalIndent(st, "", "  ")
+	if err != nil {
+		return fmt.Errorf("encoding backfill state: %w", err)
+	}
+	return writeFileAtomic(path, append(b, '\n'))
+}
+
+func writeFileAtomic(path string, data []byte) error {
+	dir := filepath.Dir(path)
+	f, err := os.CreateTemp(dir, filepath.Base(path)+".tmp-*")
+	if err != nil {
+		return fmt.Errorf("saving %s: %w", path, err)
+	}
+	tmp := f.Name()
+	fail := func(err error) error {
+		f.Close()
+		os.Remove(tmp)
+		return fmt.Errorf("saving %s: %w", path, err)
+	}
+	if _, err := f.Write(data); err != nil {
+		return fail(err)
+	}
+	if err := f.Sync(); err != nil {
+		return fail(err)
+	}
+	if err := f.Close(); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("saving %s: %w", path, err)
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		os.Remove(tmp)
+		return fmt.Errorf("saving %s: %w", path, err)
+	}
+	d, err := os.Open(dir)
+	if err != nil {
+		return fmt.Errorf("saving %s: %w", path, err)
+	}
+	defer d.Close()
+	if err := d.Sync(); err != nil {
+		return fmt.Errorf("saving %s: syncing directory: %w", path, err)
+	}
+	return nil
+}
+
+// clone deep-copies the mutable parts (progress) so a snapshot can be
+// encoded outside the engine's lock; plans are immutable once stored.
+func (st *State) clone() *State {
+	c := *st
+	c.Tables = make(map[string]*TableState, len(st.Tables))
+	for name, ts := range st.Tables {
+		p := make([]PartProgress, len(ts.Progress))
+		copy(p, ts.Progress)
+		c.Tables[name] = &TableState{Plan: ts.Plan, Progress: p}
+	}
+	return &c
+}
