@@ -28,3 +28,7 @@ fmt:
 
 clean:
 	rm -rf $(BIN)
+
+## demo: DEMO on local stand-ins (throwaway MariaDB + iotdbtest, an IoTDB test double).
+demo: build
+	$(GO) run ./cmd/demo --bin $(BIN)
