@@ -267,9 +267,6 @@ func (pl *planner) planTable(ctx context.Context, t config.Table) (*TablePlan, *
 			count = 4 * max(pl.readers, 1)
 		}
 		count = max(count, 1)
-		if target == 0 {
-			target = max(est/int64(count), 1)
-		}
 		parts, err = splitRange(kc, lo, hi, count)
 		if err != nil {
 			return nil, nil, fmt.Errorf("table %s: %w", t.Name, err)
@@ -281,7 +278,7 @@ func (pl *planner) planTable(ctx context.Context, t config.Table) (*TablePlan, *
 			if factor <= 0 {
 				factor = 8
 			}
-			parts, err = pl.splitSkewed(ctx, t, kc, parts, target, count*factor)
+			parts, err = pl.splitSkewed(ctx, t, kc, parts, &target, count*factor)
 			if err != nil {
 				return nil, nil, err
 			}
@@ -419,8 +416,25 @@ func midpoint(kc KeyColumn, p Partition) (Value, bool) {
 // EXPLAIN (InnoDB index dives: cheap, no table scan), so a table with 90% of
 // its rows in 1% of the key space ends up with small ranges over the dense
 // region instead of one giant partition.
-func (pl *planner) splitSkewed(ctx context.Context, t config.Table, kc KeyColumn, parts []Partition, target int64, maxParts int) ([]Partition, error) {
-	limit := 2 * target
+func (pl *planner) splitSkewed(ctx context.Context, t config.Table, kc KeyColumn, parts []Partition, target *int64, maxParts int) ([]Partition, error) {
+	for i := range parts {
+		var err error
+		if parts[i].Est, _, err = pl.estimate(ctx, t, kc, parts[i]); err != nil {
+			return nil, err
+		}
+	}
+	if *target == 0 {
+		// The target comes from the per-range estimates, not from one
+		// estimate over [MIN, MAX]: InnoDB samples a long range coarsely
+		// (often about half the table), which would make every range look
+		// oversized.
+		var sum int64
+		for _, p := range parts {
+			sum += p.Est
+		}
+		*target = max(sum/int64(len(parts)), 1)
+	}
+	limit := 2 * *target
 	total := len(parts)
 	var out []Partition
 	var visit func(p Partition) error
@@ -447,10 +461,6 @@ func (pl *planner) splitSkewed(ctx context.Context, t config.Table, kc KeyColumn
 		return nil
 	}
 	for _, p := range parts {
-		var err error
-		if p.Est, _, err = pl.estimate(ctx, t, kc, p); err != nil {
-			return nil, err
-		}
 		if err := visit(p); err != nil {
 			return nil, err
 		}
