@@ -3,6 +3,7 @@ package mapping
 import (
 	"errors"
 	"fmt"
+	"github.com/mysql-iotdb-bridge/bridge/config"
 	"strings"
 	"unicode/utf8"
 )
@@ -130,111 +131,38 @@ type nodePiece struct {
 }
 
 // parseTemplate splits a tree-model device template such as
-// "root.factory.${site}.`line-1`.pump_${device_id}" into nodes. Nodes are
-// separated by dots outside backquotes and ${...}. A node made only of
-// literal text must already be a legal node (unquoted identifier or a
-// backquoted name); a node with a ${column} reference is rendered from the
-// row and quoted as one node, so dots inside values never split it.
+// "root.factory.${site}.`line-1`.pump_${device_id}" into nodes, with the
+// grammar config validates (config.ParseDeviceTemplate): one parser, so what
+// the config accepts is exactly what compiles. A node made only of literal
+// text is kept as written (already legal on the wire); a node with a
+// ${column} reference is rendered from the row at Map time and quoted as one
+// node, so dots inside values never split it.
 func parseTemplate(tpl string) ([]templateNode, error) {
-	if tpl == "" {
-		return nil, errors.New("device template is empty")
+	t, err := config.ParseDeviceTemplate(tpl)
+	if err != nil {
+		return nil, fmt.Errorf("device template %q: %w", tpl, err)
 	}
-	var nodes []templateNode
-	var cur []nodePiece
-	var text strings.Builder
-	raw := strings.Builder{} // the literal node as written, for literal-only nodes
-	flushText := func() {
-		if text.Len() > 0 {
-			cur = append(cur, nodePiece{text: text.String()})
-			text.Reset()
+	nodes := make([]templateNode, 0, len(t.Nodes))
+	for _, n := range t.Nodes {
+		if n.IsLiteral() {
+			if err := checkLiteralNode(n.Raw); err != nil {
+				return nil, fmt.Errorf("device template %q: %w", tpl, err)
+			}
+			nodes = append(nodes, templateNode{literal: n.Raw})
+			continue
 		}
-	}
-	endNode := func(pos int) error {
-		flushText()
-		if len(cur) == 0 && raw.Len() == 0 {
-			return fmt.Errorf("device template %q: empty node at offset %d", tpl, pos)
-		}
-		hasCol := false
-		for _, p := range cur {
-			if p.col != "" {
-				hasCol = true
+		var pieces []nodePiece
+		for _, p := range n.Parts {
+			if p.Column != "" {
+				pieces = append(pieces, nodePiece{col: p.Column})
+			} else {
+				pieces = append(pieces, nodePiece{text: p.Literal})
 			}
 		}
-		if hasCol {
-			nodes = append(nodes, templateNode{pieces: cur})
-		} else {
-			lit := raw.String()
-			if err := checkLiteralNode(lit); err != nil {
-				return fmt.Errorf("device template %q: %w", tpl, err)
-			}
-			nodes = append(nodes, templateNode{literal: lit})
-		}
-		cur = nil
-		raw.Reset()
-		return nil
+		nodes = append(nodes, templateNode{pieces: pieces})
 	}
-	for i := 0; i < len(tpl); {
-		c := tpl[i]
-		switch {
-		case c == '.':
-			if err := endNode(i); err != nil {
-				return nil, err
-			}
-			i++
-		case c == '`':
-			// Backquoted literal: runs to the closing backquote that is not doubled.
-			j := i + 1
-			var inner strings.Builder
-			closed := false
-			for j < len(tpl) {
-				if tpl[j] == '`' {
-					if j+1 < len(tpl) && tpl[j+1] == '`' {
-						inner.WriteByte('`')
-						j += 2
-						continue
-					}
-					closed = true
-					break
-				}
-				inner.WriteByte(tpl[j])
-				j++
-			}
-			if !closed {
-				return nil, fmt.Errorf("device template %q: unclosed backquote at offset %d", tpl, i)
-			}
-			raw.WriteString(tpl[i : j+1])
-			text.WriteString(inner.String())
-			i = j + 1
-		case c == '$':
-			if i+1 >= len(tpl) || tpl[i+1] != '{' {
-				return nil, fmt.Errorf("device template %q: '$' at offset %d must start ${column}", tpl, i)
-			}
-			end := strings.IndexByte(tpl[i+2:], '}')
-			if end < 0 {
-				return nil, fmt.Errorf("device template %q: unclosed ${ at offset %d", tpl, i)
-			}
-			name := strings.TrimSpace(tpl[i+2 : i+2+end])
-			if name == "" {
-				return nil, fmt.Errorf("device template %q: empty ${} at offset %d", tpl, i)
-			}
-			flushText()
-			cur = append(cur, nodePiece{col: name})
-			raw.WriteString(tpl[i : i+3+end])
-			i += 3 + end
-		default:
-			raw.WriteByte(c)
-			text.WriteByte(c)
-			i++
-		}
-	}
-	if err := endNode(len(tpl)); err != nil {
-		return nil, err
-	}
-	if nodes[0].literal != "root" {
-		return nil, fmt.Errorf("device template %q must start with the literal node root", tpl)
-	}
-	if len(nodes) < 2 {
-		return nil, fmt.Errorf("device template %q needs at least one node below root", tpl)
+	if len(nodes) < 2 || nodes[0].literal != "root" {
+		return nil, fmt.Errorf("device template %q must start with root. and have at least one node below root", tpl)
 	}
 	for _, n := range nodes[1:] {
 		if strings.EqualFold(n.literal, "root") {
