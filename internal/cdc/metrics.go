@@ -1,0 +1,251 @@
+package cdc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/http"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/rs/zerolog"
+
+	"github.com/mysql-iotdb-bridge/bridge/internal/binlog"
+)
+
+// Row outcomes: the values of the outcome label of bridge_cdc_rows_total and
+// the keys of Stats. They are counted once IoTDB acknowledged the write or
+// delete (ignored outcomes and dirty rows when decided). update_written
+// counts every after-image written; update_moved_* and null_cleared are
+// counted in addition for the updates they concern.
+const (
+	OutInsertWritten     = "insert_written"       // INSERT row written
+	OutUpdateWritten     = "update_written"       // UPDATE after-image written (on_update: overwrite)
+	OutUpdateIgnored     = "update_ignored"       // UPDATE skipped (on_update: ignore)
+	OutUpdateMovedDelete = "update_moved_deleted" // UPDATE moved the key; the old point was deleted (on_delete: delete)
+	OutUpdateMovedKept   = "update_moved_kept"    // UPDATE moved the key; the old point stays (on_delete: ignore)
+	OutNullCleared       = "null_cleared"         // UPDATE set mapped columns to NULL; their points were deleted
+	OutDeleteApplied     = "delete_applied"       // DELETE propagated (on_delete: delete)
+	OutDeleteIgnored     = "delete_ignored"       // DELETE skipped (on_delete: ignore)
+	OutDirty             = "dirty"                // row recorded in the dirty-rows file
+)
+
+var outcomes = []string{OutInsertWritten, OutUpdateWritten, OutUpdateIgnored, OutUpdateMovedDelete,
+	OutUpdateMovedKept, OutNullCleared, OutDeleteApplied, OutDeleteIgnored, OutDirty}
+
+// Metric names, for dashboards and the benchmark.
+const (
+	MetricEvents          = "bridge_cdc_events_total"                 // {table, action}: binlog rows events of mapped tables
+	MetricRowsDecoded     = "bridge_cdc_rows_decoded_total"           // {table, action}: row changes decoded
+	MetricRows            = "bridge_cdc_rows_total"                   // {table, outcome}: see the Out* constants
+	MetricDirty           = "bridge_cdc_dirty_rows_total"             // {table, reason}
+	MetricLag             = "bridge_cdc_lag_seconds"                  // now - timestamp of the last applied event (0 when caught up)
+	MetricCheckpointTime  = "bridge_cdc_checkpoint_timestamp_seconds" // unix time of the last checkpoint save
+	MetricCheckpointInfo  = "bridge_cdc_checkpoint_info"              // {file, pos, gtid} = 1: the saved position
+	MetricCheckpointPos   = "bridge_cdc_checkpoint_binlog_offset"     // offset of the saved position in its file
+	MetricBatches         = "bridge_cdc_batches_total"                // batches acknowledged by IoTDB
+	MetricBatchOps        = "bridge_cdc_batch_ops"                    // histogram: points + deletions per batch
+	MetricStreamRestarts  = "bridge_cdc_stream_restarts_total"        // stream restarts from the checkpoint after an IoTDB failure
+	MetricBinlogReconnect = "bridge_cdc_binlog_reconnects_total"      // reconnects of the binlog connection
+	MetricIoTDBRPC        = "bridge_iotdb_rpc_duration_seconds"       // histogram {op, result}: IoTDB call latency
+	MetricIoTDBRetries    = "bridge_iotdb_retries_total"              // {op, code}
+	MetricIoTDBRejected   = "bridge_iotdb_rejected_points_total"      // {code}
+	MetricStreaming       = "bridge_cdc_streaming"                    // 1 while the binlog stream runs
+)
+
+// metrics holds the Prometheus collectors and the plain counters behind
+// Engine.Stats.
+type metrics struct {
+	reg *prometheus.Registry
+
+	events, decoded *prometheus.CounterVec
+	rows            *prometheus.CounterVec
+	dirty           *prometheus.CounterVec
+	lag             prometheus.Gauge
+	ckTime          prometheus.Gauge
+	ckInfo          *prometheus.GaugeVec
+	ckPos           prometheus.Gauge
+	batches         prometheus.Counter
+	batchOps        prometheus.Histogram
+	restarts        prometheus.Counter
+	rpc             *prometheus.HistogramVec
+	retries         *prometheus.CounterVec
+	rejected        *prometheus.CounterVec
+	streaming       prometheus.Gauge
+
+	mu     sync.Mutex
+	counts map[string]map[string]int64 // table -> outcome -> rows
+
+	written   atomic.Int64 // points + deletions acknowledged, for rows/s
+	lagKnown  atomic.Bool
+	lagMillis atomic.Int64
+	running   atomic.Bool
+	ckMu      sync.Mutex
+	ckLabels  []string
+	ckAt      time.Time
+	ckPosVal  binlog.Position
+}
+
+func newMetrics(reg *prometheus.Registry, reconnects func() float64) *metrics {
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	m := &metrics{reg: reg, counts: map[string]map[string]int64{}}
+	m.events = prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricEvents, Help: "Binlog rows events of mapped tables."}, []string{"table", "action"})
+	m.decoded = prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricRowsDecoded, Help: "Row changes decoded from the binlog."}, []string{"table", "action"})
+	m.rows = prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricRows, Help: "Row changes by outcome."}, []string{"table", "outcome"})
+	m.dirty = prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricDirty, Help: "Rows recorded in the dirty-rows file."}, []string{"table", "reason"})
+	m.lag = prometheus.NewGauge(prometheus.GaugeOpts{Name: MetricLag, Help: "Seconds between now and the source timestamp of the last event written (0 when caught up)."})
+	m.ckTime = prometheus.NewGauge(prometheus.GaugeOpts{Name: MetricCheckpointTime, Help: "Unix time of the last checkpoint save."})
+	m.ckInfo = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: MetricCheckpointInfo, Help: "The saved checkpoint position (value 1)."}, []string{"file", "pos", "gtid"})
+	m.ckPos = prometheus.NewGauge(prometheus.GaugeOpts{Name: MetricCheckpointPos, Help: "Offset of the saved checkpoint in its binlog file."})
+	m.batches = prometheus.NewCounter(prometheus.CounterOpts{Name: MetricBatches, Help: "Batches acknowledged by IoTDB."})
+	m.batchOps = prometheus.NewHistogram(prometheus.HistogramOpts{Name: MetricBatchOps, Help: "Points and deletions per batch.",
+		Buckets: prometheus.ExponentialBuckets(1, 4, 9)})
+	m.restarts = prometheus.NewCounter(prometheus.CounterOpts{Name: MetricStreamRestarts, Help: "Stream restarts from the checkpoint after an IoTDB failure."})
+	m.rpc = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: MetricIoTDBRPC, Help: "IoTDB call latency.",
+		Buckets: prometheus.ExponentialBuckets(0.0005, 2.5, 12)}, []string{"op", "result"})
+	m.retries = prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricIoTDBRetries, Help: "IoTDB call retries."}, []string{"op", "code"})
+	m.rejected = prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricIoTDBRejected, Help: "Points IoTDB refused for good."}, []string{"code"})
+	m.streaming = prometheus.NewGauge(prometheus.GaugeOpts{Name: MetricStreaming, Help: "1 while the binlog stream runs."})
+	reg.MustRegister(m.events, m.decoded, m.rows, m.dirty, m.lag, m.ckTime, m.ckInfo, m.ckPos, m.batches, m.batchOps,
+		m.restarts, m.rpc, m.retries, m.rejected, m.streaming)
+	if reconnects != nil {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: MetricBinlogReconnect, Help: "Reconnects of the binlog connection."}, reconnects))
+	}
+	// Process and Go metrics; ignore a registry that has them already.
+	_ = reg.Register(collectors.NewGoCollector())
+	_ = reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	return m
+}
+
+// count adds n rows of an outcome.
+func (m *metrics) count(table, outcome string, n int) {
+	if n == 0 {
+		return
+	}
+	m.rows.WithLabelValues(table, outcome).Add(float64(n))
+	m.mu.Lock()
+	t := m.counts[table]
+	if t == nil {
+		t = map[string]int64{}
+		m.counts[table] = t
+	}
+	t[outcome] += int64(n)
+	m.mu.Unlock()
+}
+
+func (m *metrics) stats() map[string]map[string]int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make(map[string]map[string]int64, len(m.counts))
+	for t, c := range m.counts {
+		cc := make(map[string]int64, len(c))
+		for k, v := range c {
+			cc[k] = v
+		}
+		out[t] = cc
+	}
+	return out
+}
+
+func (m *metrics) setLag(d time.Duration) {
+	if d < 0 {
+		d = 0
+	}
+	m.lag.Set(d.Seconds())
+	m.lagMillis.Store(d.Milliseconds())
+	m.lagKnown.Store(true)
+}
+
+func (m *metrics) checkpointSaved(pos binlog.Position, at time.Time) {
+	m.ckMu.Lock()
+	defer m.ckMu.Unlock()
+	if m.ckLabels != nil {
+		m.ckInfo.DeleteLabelValues(m.ckLabels...)
+	}
+	m.ckLabels = []string{pos.File, strconv.FormatUint(uint64(pos.Pos), 10), pos.GTID}
+	m.ckInfo.WithLabelValues(m.ckLabels...).Set(1)
+	m.ckPos.Set(float64(pos.Pos))
+	m.ckTime.Set(float64(at.UnixNano()) / 1e9)
+	m.ckAt, m.ckPosVal = at, pos
+}
+
+func (m *metrics) lastCheckpoint() (binlog.Position, time.Time) {
+	m.ckMu.Lock()
+	defer m.ckMu.Unlock()
+	return m.ckPosVal, m.ckAt
+}
+
+// sinkMetrics adapts metrics to iotdbsink.Metrics.
+type sinkMetrics struct{ m *metrics }
+
+func (s sinkMetrics) RPC(op string, d time.Duration, err error) {
+	res := "ok"
+	if err != nil {
+		res = "error"
+	}
+	s.m.rpc.WithLabelValues(op, res).Observe(d.Seconds())
+}
+
+func (s sinkMetrics) Retried(op string, code int32) {
+	s.m.retries.WithLabelValues(op, strconv.Itoa(int(code))).Inc()
+}
+
+func (s sinkMetrics) Rejected(points int, code int32) {
+	s.m.rejected.WithLabelValues(strconv.Itoa(int(code))).Add(float64(points))
+}
+
+// httpServer serves /metrics, /healthz and /readyz.
+type httpServer struct {
+	srv *http.Server
+	ln  net.Listener
+}
+
+// startHTTP listens on addr. /healthz answers 200 while the process runs;
+// /readyz 200 once the binlog stream runs and the lag is known.
+func startHTTP(addr string, m *metrics, log zerolog.Logger) (*httpServer, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("metrics.listen %s: %w", addr, err)
+	}
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
+		w.WriteHeader(http.StatusOK)
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
+		if !m.running.Load() {
+			http.Error(w, "not streaming", http.StatusServiceUnavailable)
+			return
+		}
+		if !m.lagKnown.Load() {
+			http.Error(w, "streaming, lag not known yet", http.StatusServiceUnavailable)
+			return
+		}
+		fmt.Fprintf(w, "ready, lag %dms\n", m.lagMillis.Load())
+	})
+	s := &httpServer{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, ln: ln}
+	go func() {
+		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+			log.Error().Err(err).Msg("metrics server stopped")
+		}
+	}()
+	log.Info().Str("listen", ln.Addr().String()).Msg("serving /metrics, /healthz, /readyz")
+	return s, nil
+}
+
+func (s *httpServer) addr() string { return s.ln.Addr().String() }
+
+func (s *httpServer) close() {
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	_ = s.srv.Shutdown(ctx)
+}

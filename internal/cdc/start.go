@@ -1,0 +1,282 @@
+package cdc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strings"
+	"time"
+
+	"github.com/mysql-iotdb-bridge/bridge/config"
+	"github.com/mysql-iotdb-bridge/bridge/internal/backfill"
+	"github.com/mysql-iotdb-bridge/bridge/internal/binlog"
+	"github.com/mysql-iotdb-bridge/bridge/internal/bridge"
+	"github.com/mysql-iotdb-bridge/bridge/internal/checkpoint"
+)
+
+// Check is one preflight verdict (the binlog package's type).
+type Check = binlog.Check
+
+// preflight runs the source checks: binlog settings and privileges, a
+// unique server_id, the checkpoint's binlog still on the server, and the
+// mapped tables and columns against the live schema.
+func (e *Engine) preflight(ctx context.Context) ([]Check, error) {
+	checks, err := binlog.Preflight(ctx, e.db)
+	if err != nil {
+		return nil, err
+	}
+	checks = append(checks, e.serverIDCheck(ctx))
+	checks = append(checks, e.checkpointCheck(ctx))
+	for i := range e.cfg.IoTDB.Mappings {
+		m := &e.cfg.IoTDB.Mappings[i]
+		c := Check{Name: "table " + m.Table}
+		if _, mp, err := compileTable(ctx, e, m); err != nil {
+			c.Detail = err.Error()
+		} else {
+			c.OK = true
+			c.Detail = "mapped columns: " + strings.Join(mp.Columns(), ", ")
+		}
+		checks = append(checks, c)
+	}
+	return checks, nil
+}
+
+func (e *Engine) serverIDCheck(ctx context.Context) Check {
+	id := e.cfg.MySQL.ServerID
+	c := Check{Name: "server_id"}
+	used, err := binlog.ServerIDInUse(ctx, e.db, id)
+	switch {
+	case used:
+		c.Detail = fmt.Sprintf("%d is already used by the server or another replica: set a unique mysql.server_id", id)
+	case errors.Is(err, binlog.ErrNotChecked):
+		c.OK, c.Warning = true, true
+		c.Detail = err.Error()
+	case err != nil:
+		c.Detail = err.Error()
+	default:
+		c.OK = true
+		c.Detail = fmt.Sprintf("%d is not in use", id)
+	}
+	return c
+}
+
+// checkpointCheck loads the checkpoint and checks its binlog is still on the
+// server: a purged file means changes were lost to us, and only a new
+// snapshot can repair that.
+func (e *Engine) checkpointCheck(ctx context.Context) Check {
+	c := Check{Name: "checkpoint"}
+	st, found, err := e.store.Load()
+	switch {
+	case err != nil:
+		c.Detail = err.Error()
+		return c
+	case !found:
+		c.OK = true
+		c.Detail = fmt.Sprintf("none at %s: start mode %s", e.store.Path, e.cfg.CDC.Start)
+		return c
+	case st.Flavor != "" && st.Flavor != e.flavor:
+		c.Detail = fmt.Sprintf("%s was written for a %s source, this one is %s", e.store.Path, st.Flavor, e.flavor)
+		return c
+	case st.Position.File == "":
+		c.OK = true
+		c.Detail = fmt.Sprintf("%s at %s", e.store.Path, st.Position)
+		return c
+	}
+	has, err := binlog.HasBinlog(ctx, e.db, st.Position.File)
+	switch {
+	case err != nil:
+		c.OK, c.Warning = true, true
+		c.Detail = fmt.Sprintf("%s at %s; could not list the binlogs: %v", e.store.Path, st.Position, err)
+	case !has:
+		c.Detail = purgedAdvice(e.store.Path, st.Position)
+	default:
+		c.OK = true
+		c.Detail = fmt.Sprintf("%s at %s (binlog present)", e.store.Path, st.Position)
+	}
+	return c
+}
+
+func purgedAdvice(path string, pos binlog.Position) string {
+	return fmt.Sprintf("the checkpoint %s resumes at %s, but binlog file %s is no longer on the server (purged): "+
+		"the changes since then cannot be streamed. Delete the checkpoint file and restart with cdc.start: initial to re-snapshot",
+		path, pos, pos.File)
+}
+
+// failedChecks renders the failed checks, one per line, or "".
+func failedChecks(checks []Check) string {
+	var b strings.Builder
+	for _, c := range checks {
+		if !c.OK {
+			fmt.Fprintf(&b, "  FAIL %s: %s\n", c.Name, c.Detail)
+		}
+	}
+	return strings.TrimRight(b.String(), "\n")
+}
+
+// startPosition decides where the stream starts. A checkpoint wins over
+// cdc.start. Without one, the start mode gives the position; the state is
+// saved at once so a restart before the first commit does not re-resolve a
+// moving target such as latest.
+//
+// The state's per-table entries record whether each table is covered:
+// SnapshotDone with a zero SnapshotAt means "no snapshot needed" (start modes
+// other than initial); a mapped table without an entry was added to the
+// mappings since and gets a snapshot of its own under start: initial.
+func (e *Engine) startPosition(ctx context.Context, st *checkpoint.State, found bool) (binlog.Position, error) {
+	mode := e.cfg.CDC.Start.Mode
+	if mode == "" {
+		mode = config.StartInitial
+	}
+	if found {
+		if st.Flavor != "" && st.Flavor != e.flavor {
+			return binlog.Position{}, fmt.Errorf("cdc: checkpoint %s was written for a %s source, this one is %s", e.store.Path, st.Flavor, e.flavor)
+		}
+		if st.Tables == nil {
+			st.Tables = map[string]checkpoint.TableState{}
+		}
+		changed := false
+		for _, name := range e.tableNames() {
+			if _, ok := st.Tables[name]; ok {
+				continue
+			}
+			changed = true
+			if mode == config.StartInitial {
+				st.Tables[name] = checkpoint.TableState{SnapshotPosition: st.Position}
+				e.log.Info().Str("table", name).Msg("table added to the mappings: it is snapshotted now, then streamed from the checkpoint with the others")
+			} else {
+				st.Tables[name] = checkpoint.TableState{SnapshotDone: true, SnapshotPosition: st.Position}
+				e.log.Warn().Str("table", name).Str("start", e.cfg.CDC.Start.String()).
+					Msg("table added to the mappings: streamed from the checkpoint on, without its history (run backfill for it, or use start: initial)")
+			}
+		}
+		e.state = st
+		if st.Flavor == "" {
+			st.Flavor = e.flavor
+		}
+		if changed {
+			if err := e.saveState(); err != nil {
+				return binlog.Position{}, err
+			}
+		}
+		e.log.Info().Stringer("position", st.Position).Str("checkpoint", e.store.Path).Msg("resuming from the checkpoint")
+		return st.Position, nil
+	}
+
+	var (
+		from binlog.Position
+		err  error
+	)
+	switch mode {
+	case config.StartInitial, config.StartLatest:
+		// initial: recorded BEFORE the snapshot, so the stream covers every
+		// change the snapshot may have missed.
+		from, err = binlog.CurrentPosition(ctx, e.db, e.flavor)
+	case config.StartEarliest:
+		from, err = binlog.EarliestPosition(ctx, e.db)
+	case config.StartPosition:
+		from = binlog.Position{File: e.cfg.CDC.Start.File, Pos: e.cfg.CDC.Start.Pos}
+		var has bool
+		if has, err = binlog.HasBinlog(ctx, e.db, from.File); err == nil && !has {
+			err = fmt.Errorf("cdc.start: binlog file %s is not on the server (see SHOW BINARY LOGS)", from.File)
+		}
+	case config.StartGTID:
+		var g string
+		if g, err = binlog.NormalizeGTID(e.flavor, e.cfg.CDC.Start.GTID); err == nil {
+			from = binlog.Position{GTID: g}
+		}
+	case config.StartTimestamp:
+		from, err = e.streamer.PositionAt(ctx, e.db, e.cfg.CDC.Start.Timestamp)
+	default:
+		err = fmt.Errorf("cdc.start: unknown mode %q", mode)
+	}
+	if err != nil {
+		return binlog.Position{}, fmt.Errorf("cdc: start position (%s): %w", e.cfg.CDC.Start, err)
+	}
+	st = &checkpoint.State{Flavor: e.flavor, Position: from, Tables: map[string]checkpoint.TableState{}, ServerID: e.cfg.MySQL.ServerID}
+	for _, name := range e.tableNames() {
+		st.Tables[name] = checkpoint.TableState{SnapshotDone: mode != config.StartInitial, SnapshotPosition: from}
+	}
+	e.state = st
+	if err := e.saveState(); err != nil {
+		return binlog.Position{}, err
+	}
+	e.log.Info().Str("start", e.cfg.CDC.Start.String()).Stringer("position", from).Msg("no checkpoint: starting from the start mode")
+	return from, nil
+}
+
+func (e *Engine) tableNames() []string {
+	var out []string
+	for i := range e.cfg.IoTDB.Mappings {
+		out = append(out, e.cfg.IoTDB.Mappings[i].Table)
+	}
+	return out
+}
+
+// snapshotStatePath is the backfill state file of cdc's snapshots, next to
+// the checkpoint (removed once every snapshot finished).
+func (e *Engine) snapshotStatePath() string { return e.store.Path + ".snapshot.json" }
+
+// snapshots copies the tables whose snapshot is not done, with the backfill
+// engine, while the stream is not running (so the others are paused, not
+// re-snapshotted). The stream then starts from the checkpoint position for
+// every table. For a table added later, that position is older than its
+// snapshot: its events since the checkpoint are replayed over the fresh
+// copy. That converges: every event sets the full mapped state of its key
+// (an INSERT or UPDATE writes the whole after-image and deletes what became
+// NULL, a DELETE removes the point), events are applied in binlog order,
+// and IoTDB writes are idempotent per key, so after the replay each key
+// holds the value of its last change, which is the source's current value,
+// and keys not changed since the checkpoint keep the snapshot's value. With
+// on_update/on_delete: ignore the result is what streaming would have given
+// (an ignored delete leaves the row, as it would have live).
+//
+// The same argument covers start: initial, whose position is taken before
+// the snapshot of all tables.
+func (e *Engine) snapshots(ctx context.Context) error {
+	var todo []backfill.Table
+	var names []string
+	for _, name := range e.tableNames() {
+		if ts := e.state.Tables[name]; ts.SnapshotDone {
+			continue
+		}
+		t := e.tables[name]
+		todo = append(todo, backfill.Table{Config: t.src, Mapper: bridge.BackfillMapper{Mapper: t.mapper}})
+		names = append(names, name)
+	}
+	if len(todo) == 0 {
+		return nil
+	}
+	e.log.Info().Strs("tables", names).Stringer("stream_from", e.state.Position).Msg("snapshot: copying tables before streaming")
+	bf := e.cfg.Backfill
+	bf.State = e.snapshotStatePath()
+	sum, err := backfill.Run(ctx, backfill.Options{
+		DB: e.db, Database: e.cfg.MySQL.Database, Tables: todo,
+		Writer:   bridge.BackfillWriter{Sink: e.sink},
+		Backfill: bf, Dirty: e.cfg.DirtyRows, Retry: e.cfg.IoTDB.Retry,
+		Log: e.opts.Log,
+	})
+	if err != nil {
+		if ctx.Err() != nil && errors.Is(err, backfill.ErrInterrupted) {
+			e.log.Info().Str("state", bf.State).Msg("snapshot interrupted; it resumes on the next start")
+			return nil
+		}
+		return fmt.Errorf("cdc: snapshot: %w", err)
+	}
+	e.log.Info().Msg("snapshot done:\n" + sum.String())
+	now := time.Now().UTC()
+	e.mu.Lock()
+	for _, name := range names {
+		ts := e.state.Tables[name]
+		ts.SnapshotDone, ts.SnapshotAt = true, now
+		e.state.Tables[name] = ts
+	}
+	e.mu.Unlock()
+	if err := e.saveState(); err != nil {
+		return err
+	}
+	if err := os.Remove(bf.State); err != nil && !errors.Is(err, os.ErrNotExist) {
+		e.log.Warn().Err(err).Msg("removing the snapshot state file")
+	}
+	return nil
+}

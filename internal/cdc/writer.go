@@ -1,0 +1,217 @@
+package cdc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/apache/iotdb-client-go/v2/client"
+
+	"github.com/mysql-iotdb-bridge/bridge/iotdbsink"
+)
+
+// writer applies batches to IoTDB in the order it receives them and moves
+// the checkpoint. It runs on its own goroutine so that decoding the next
+// batch overlaps writing this one; with a single writer, acknowledgements
+// are in order by construction.
+//
+// Checkpoint rule: after a batch is acknowledged (every point written or
+// recorded as dirty, every deletion applied), its last commit position is
+// the acknowledged position: every row before it is in IoTDB. The file is
+// saved at most every cdc.checkpoint.interval (and at once after a DDL, and
+// at shutdown).
+type writer struct {
+	e    *Engine
+	in   <-chan *batch
+	done chan struct{}
+	err  error // set before done is closed
+
+	lastSave time.Time
+	unsaved  bool
+}
+
+// sinkFailure marks an IoTDB failure the sink gave up on: the engine
+// restarts the stream from the last acknowledged position.
+type sinkFailure struct{ err error }
+
+func (e *sinkFailure) Error() string { return e.err.Error() }
+func (e *sinkFailure) Unwrap() error { return e.err }
+
+// fatalError marks an error that stops cdc (dirty-row policy, broken
+// mapping): restarting cannot help.
+type fatalError struct{ err error }
+
+func (e *fatalError) Error() string { return e.err.Error() }
+func (e *fatalError) Unwrap() error { return e.err }
+
+func newWriter(e *Engine, in <-chan *batch) *writer {
+	return &writer{e: e, in: in, done: make(chan struct{}), lastSave: time.Now()}
+}
+
+// run consumes batches until in is closed (then saves the checkpoint) or a
+// batch fails (then it stops at once and calls fail).
+func (w *writer) run(ctx context.Context, fail func()) {
+	defer close(w.done)
+	interval := w.e.cfg.CDC.Checkpoint.Interval
+	if interval <= 0 {
+		interval = time.Second
+	}
+	tick := time.NewTicker(interval)
+	defer tick.Stop()
+	for {
+		select {
+		case b, ok := <-w.in:
+			if !ok {
+				if w.unsaved {
+					w.err = w.save()
+				}
+				return
+			}
+			if err := w.apply(ctx, b); err != nil {
+				w.err = err
+				fail()
+				return
+			}
+			if w.unsaved && (b.force || time.Since(w.lastSave) >= interval) {
+				if err := w.save(); err != nil {
+					w.err = err
+					fail()
+					return
+				}
+			}
+		case <-tick.C:
+			if w.unsaved && time.Since(w.lastSave) >= interval {
+				if err := w.save(); err != nil {
+					w.err = err
+					fail()
+					return
+				}
+			}
+		}
+	}
+}
+
+func (w *writer) save() error {
+	if err := w.e.saveCheckpoint(); err != nil {
+		return &fatalError{err}
+	}
+	w.lastSave = time.Now()
+	w.unsaved = false
+	return nil
+}
+
+// apply writes one batch, segment by segment, in order.
+func (w *writer) apply(ctx context.Context, b *batch) error {
+	e := w.e
+	for si := range b.segs {
+		s := &b.segs[si]
+		if s.del {
+			if err := w.applyDeletes(ctx, s); err != nil {
+				return err
+			}
+			continue
+		}
+		res, err := e.sink.Write(ctx, s.points)
+		if err != nil {
+			return &sinkFailure{fmt.Errorf("writing %d points to IoTDB: %w", len(s.points), err)}
+		}
+		rejected := map[int]bool{}
+		for _, rj := range res.Rejected {
+			for _, pi := range rj.Points {
+				if pi < 0 || pi >= len(s.meta) || rejected[pi] {
+					continue
+				}
+				rejected[pi] = true
+				m := s.meta[pi]
+				if err := e.recordDirty(DirtyRecord{
+					Table: m.table, Key: m.mapper.KeyString(m.row), Value: rj.Device,
+					Reason: "iotdb_rejected", Detail: fmt.Sprintf("status %d: %s", rj.Code, rj.Message),
+					Action: m.action.String(), Position: posString(m.pos), GTID: m.gtid,
+				}); err != nil {
+					return err
+				}
+			}
+		}
+		w.countSegment(s, rejected)
+	}
+	e.metrics.batches.Inc()
+	e.metrics.batchOps.Observe(float64(b.ops))
+	e.metrics.written.Add(int64(b.ops))
+	if b.caughtUp || b.lastTS == 0 {
+		if b.caughtUp {
+			e.metrics.setLag(0)
+		}
+	} else {
+		e.metrics.setLag(time.Since(time.Unix(int64(b.lastTS), 0)))
+	}
+	if b.hasCommit {
+		if e.advance(b.commit) {
+			w.unsaved = true
+		}
+	}
+	return nil
+}
+
+func (w *writer) applyDeletes(ctx context.Context, s *segment) error {
+	e := w.e
+	err := e.sink.Delete(ctx, s.dels)
+	if err == nil {
+		w.countSegment(s, nil)
+		return nil
+	}
+	var se *iotdbsink.StatusError
+	if ctx.Err() != nil || !errors.As(err, &se) || retryableStatus(se) {
+		return &sinkFailure{fmt.Errorf("deleting %d points in IoTDB: %w", len(s.dels), err)}
+	}
+	// A permanent refusal: the deletions of this segment are dirty rows.
+	for i, d := range s.dels {
+		m := s.meta[i]
+		if err := e.recordDirty(DirtyRecord{
+			Table: m.table, Key: m.mapper.KeyString(m.row), Value: d.Device,
+			Reason: "iotdb_delete_rejected", Detail: err.Error(),
+			Action: m.action.String(), Position: posString(m.pos), GTID: m.gtid,
+		}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (w *writer) countSegment(s *segment, rejected map[int]bool) {
+	type key struct{ table, outcome string }
+	counts := map[key]int{}
+	for i, m := range s.meta {
+		if rejected[i] {
+			continue
+		}
+		counts[key{m.table, m.outcome}]++
+	}
+	for k, n := range counts {
+		w.e.metrics.count(k.table, k.outcome, n)
+	}
+}
+
+// retryableStatus mirrors the sink's transient classification
+// (iotdbsink/retry.go): such a status after the sink's retries is an
+// outage, not a verdict on the rows.
+func retryableStatus(se *iotdbsink.StatusError) bool {
+	codes := []int32{se.Code}
+	if se.Code == client.MultipleError {
+		codes = codes[:0]
+		for _, sub := range se.Sub {
+			if sub != nil && sub.Code != client.SuccessStatus && sub.Code != client.RedirectionRecommend {
+				codes = append(codes, sub.Code)
+			}
+		}
+	}
+	for _, c := range codes {
+		switch c {
+		case client.InternalServerError, client.SystemReadOnly, client.StorageEngineNotReady, client.WriteProcessReject,
+			client.DiskSpaceInsufficient, client.InternalRequestTimeOut, client.InternalRequestRetryError,
+			client.ConsensusNotInitialized, client.RegionLeaderChangeError, client.NoAvailableRegionGroup:
+			return true
+		}
+	}
+	return false
+}
