@@ -32,3 +32,8 @@ clean:
 ## demo: DEMO on local stand-ins (throwaway MariaDB + iotdbtest, an IoTDB test double).
 demo: build
 	$(GO) run ./cmd/demo --bin $(BIN)
+
+## bench: benchmarks against real servers, prints a table of figures and ratios
+## (default 2M rows; BENCH_ARGS="--rows 200000" for a quick one).
+bench:
+	$(GO) run ./bench $(BENCH_ARGS)

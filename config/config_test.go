@@ -830,3 +830,19 @@ iotdb:
 		t.Errorf("root list: got %s", got)
 	}
 }
+
+// TestDockerConfig loads the config docker-compose.yml mounts, so it cannot
+// drift from the loader.
+func TestDockerConfig(t *testing.T) {
+	t.Setenv("MYSQL_PASSWORD", "pw")
+	c, err := Load("../docker/config.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.MySQL.Host != "mysql" || c.IoTDB.Nodes[0] != "iotdb:6667" || c.CDC.Checkpoint.Path != "/var/lib/bridge/cdc.checkpoint.json" {
+		t.Fatalf("unexpected values: %+v", c.Redacted())
+	}
+	if c.CDC.Start.Mode != StartInitial || len(c.IoTDB.Mappings) != 1 || c.IoTDB.Mappings[0].Database != "root.factory" {
+		t.Fatalf("unexpected values: start %v, mappings %+v", c.CDC.Start, c.IoTDB.Mappings)
+	}
+}

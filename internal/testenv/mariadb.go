@@ -275,6 +275,7 @@ func (m *MariaDB) ensureDatabase(ctx context.Context) error {
 //	--no-defaults                       ignore /etc/mysql (the system service's config)
 //	--datadir --socket --port --pid-file private paths and port
 //	--bind-address=127.0.0.1            never listen beyond loopback
+//	--tmpdir                            private temp files (implicit temp tables), not the shared /tmp
 //	--user=root                         only when running as root (mariadbd refuses root otherwise)
 //	--skip-name-resolve                 grants are by IP; no DNS lookups on connect
 //	--log-bin=binlog                    binlog.NNNNNN in the data dir (relative names in the index)
@@ -305,6 +306,7 @@ func (m *MariaDB) serverArgs() []string {
 		"--pid-file=" + filepath.Join(m.runDir, "mysqld.pid"),
 		"--port=" + strconv.Itoa(m.Port),
 		"--bind-address=127.0.0.1",
+		"--tmpdir=" + m.runDir,
 	}
 	if os.Geteuid() == 0 {
 		args = append(args, "--user=root")

@@ -1,0 +1,229 @@
+// Command bench measures the bridge's backfill against the floor and against
+// the peers' way, on one generated table, in one run, and prints a table.
+//
+// Three phases run as child processes, so that each one's CPU time and peak
+// RSS come from the kernel's accounting of that process alone (rusage), while
+// the CPU of the two servers (mariadbd, iotdbtest) is sampled from /proc
+// around each phase:
+//
+//	raw-scan        a bare Go reader: prepared statement (binary protocol),
+//	                keyset pages, rows.Scan into typed variables. The floor.
+//	backfill        ./cmd/backfill with a generated config, into iotdbtest.
+//	insert-records  the same scan, rows written with insertRecords in
+//	                batches of 1024 (what the peers' IoTDB sinks do).
+//
+// Figures are reported as ratios measured in the same run (DEVELOPERS rule:
+// speed and memory goals live here, never as timed assertions in tests). A
+// missed target prints MISS and still exits 0; a wrong point count prints
+// FAIL and exits 1.
+//
+//	go run ./bench                                  # 2M rows, all phases
+//	go run ./bench --rows 200000
+//	go run ./bench --only backfill --sizes 1000000,10000000   # RSS flatness
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"slices"
+	"strconv"
+	"strings"
+	"syscall"
+
+	_ "github.com/go-sql-driver/mysql"
+)
+
+// options are the command-line flags.
+type options struct {
+	rows         int64
+	devices      int
+	measurements int
+	nulls        float64
+	seed         uint64
+	sizes        []int64
+	only         []string
+	json         bool
+	keep         bool
+	readers      int
+	writers      int
+	partitions   int
+	pageRows     int
+	batchRows    int
+	recordsBatch int
+
+	// child mode (re-executed bench process)
+	phase  string
+	dsn    string
+	maxID  int64
+	iotdb  string
+	prefix string
+}
+
+// maxRows is the largest table any phase will see.
+func (o *options) maxRows() int64 {
+	n := o.rows
+	for _, s := range o.sizes {
+		n = max(n, s)
+	}
+	return n
+}
+
+func parseFlags(args []string) (*options, error) {
+	o := &options{}
+	fs := flag.NewFlagSet("bench", flag.ContinueOnError)
+	fs.Int64Var(&o.rows, "rows", 2_000_000, "rows in the generated table")
+	fs.IntVar(&o.devices, "devices", 1000, "distinct devices (device_id values)")
+	fs.IntVar(&o.measurements, "measurements", 5, "measurements per row (the table has exactly 5)")
+	fs.Float64Var(&o.nulls, "nulls", 0.01, "fraction of NULL cells per measurement")
+	fs.Uint64Var(&o.seed, "seed", 1, "data generator seed")
+	sizes := fs.String("sizes", "", "comma-separated row counts: also run the backfill at each size and report peak RSS per size")
+	only := fs.String("only", "", "comma-separated phases to run (default all: "+strings.Join(phaseNames(), ",")+")")
+	fs.BoolVar(&o.json, "json", false, "print the results as JSON instead of a table")
+	fs.BoolVar(&o.keep, "keep", false, "keep the temp dir (configs, logs of every child) and print its path; servers are stopped anyway")
+	fs.IntVar(&o.readers, "readers", 2, "parallel readers: raw scan and insert-records split the id range this many ways; backfill.readers")
+	fs.IntVar(&o.writers, "writers", 2, "backfill.writers")
+	fs.IntVar(&o.partitions, "partitions", 8, "mysql.tables[].partition.count for the backfill")
+	fs.IntVar(&o.pageRows, "page-rows", 10000, "keyset page size (every reader; backfill.page_rows)")
+	fs.IntVar(&o.batchRows, "batch-rows", 10000, "iotdb.batch.rows for the backfill")
+	fs.IntVar(&o.recordsBatch, "records-batch", 1024, "rows per insertRecords call in the insert-records phase")
+	fs.StringVar(&o.phase, "phase", "", "internal: run as the child process of this phase")
+	fs.StringVar(&o.dsn, "dsn", "", "internal: MySQL DSN for a child phase")
+	fs.Int64Var(&o.maxID, "max-id", 0, "internal: scan ids (0, max-id]")
+	fs.StringVar(&o.iotdb, "iotdb", "", "internal: iotdbtest host:port")
+	fs.StringVar(&o.prefix, "prefix", "root.peers", "internal: device prefix for insert-records")
+	if err := fs.Parse(args); err != nil {
+		return nil, err
+	}
+	if fs.NArg() > 0 {
+		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
+	}
+	if *sizes != "" {
+		for _, s := range strings.Split(*sizes, ",") {
+			n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
+			if err != nil || n < 1 {
+				return nil, fmt.Errorf("--sizes: bad size %q", s)
+			}
+			o.sizes = append(o.sizes, n)
+		}
+		slices.Sort(o.sizes)
+		o.sizes = slices.Compact(o.sizes)
+	}
+	if *only != "" {
+		for _, p := range strings.Split(*only, ",") {
+			p = strings.TrimSpace(p)
+			if findPhase(p) == nil {
+				return nil, fmt.Errorf("--only: unknown phase %q (have %s)", p, strings.Join(phaseNames(), ", "))
+			}
+			o.only = append(o.only, p)
+		}
+	}
+	switch {
+	case o.rows < 1:
+		return nil, errors.New("--rows must be positive")
+	case o.devices < 1:
+		return nil, errors.New("--devices must be positive")
+	case o.measurements != 5:
+		return nil, errors.New("--measurements: the generated table has exactly 5 measurements")
+	case o.nulls < 0 || o.nulls >= 1:
+		return nil, errors.New("--nulls must be in [0, 1)")
+	case o.readers < 1 || o.writers < 1 || o.partitions < 1 || o.pageRows < 1 || o.batchRows < 1 || o.recordsBatch < 1:
+		return nil, errors.New("--readers, --writers, --partitions, --page-rows, --batch-rows, --records-batch must be positive")
+	}
+	return o, nil
+}
+
+func main() {
+	o, err := parseFlags(os.Args[1:])
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			os.Exit(0)
+		}
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(2)
+	}
+	// Ctrl-C or SIGTERM cancels ctx: children get SIGTERM, and run's
+	// deferred cleanup stops the servers and removes the temp dir.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	if o.phase != "" {
+		os.Exit(childMain(ctx, o.phase, childOpts{
+			dsn: o.dsn, readers: o.readers, maxID: o.maxID, page: o.pageRows,
+			iotdb: o.iotdb, batch: o.recordsBatch, prefix: o.prefix,
+		}))
+	}
+	code := run(ctx, o)
+	stop()
+	os.Exit(code)
+}
+
+// run is the parent: set up, run the phases, report, tear down.
+func run(ctx context.Context, o *options) (code int) {
+	defer func() {
+		if ctx.Err() != nil {
+			logf("interrupted")
+			code = 130
+		}
+	}()
+	w, err := newWorld(ctx, o)
+	if err != nil {
+		logf("%v", err)
+		return 1
+	}
+	defer w.Close()
+
+	rep := &report{opts: o, env: describeEnv(ctx, w)}
+	if err := w.ensureRows(ctx, o.rows); err != nil {
+		logf("%v", err)
+		return 1
+	}
+	for _, p := range phases {
+		if len(o.only) > 0 && !slices.Contains(o.only, p.name) {
+			continue
+		}
+		logf("phase %s: %s", p.name, p.about)
+		res := runPhase(ctx, w, p, o.rows)
+		rep.results = append(rep.results, res)
+		if ctx.Err() != nil {
+			return 130
+		}
+	}
+	// RSS flatness: the backfill alone at each size, smallest first, so the
+	// table grows by appending.
+	for _, n := range o.sizes {
+		var res *result
+		for _, r := range rep.results {
+			if r.Phase == "backfill" && r.Rows == n && r.Err == "" {
+				res = r
+			}
+		}
+		if res == nil {
+			if err := w.ensureRows(ctx, n); err != nil {
+				logf("%v", err)
+				return 1
+			}
+			logf("phase backfill at %d rows", n)
+			res = runPhase(ctx, w, *findPhase("backfill"), n)
+		}
+		rep.sizes = append(rep.sizes, res)
+		if ctx.Err() != nil {
+			return 130
+		}
+	}
+	if o.json {
+		err = rep.writeJSON(os.Stdout)
+	} else {
+		err = rep.writeText(os.Stdout)
+	}
+	if err != nil {
+		logf("%v", err)
+		return 1
+	}
+	if rep.failed() {
+		return 1
+	}
+	return 0
+}
