@@ -16,6 +16,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
@@ -48,7 +49,7 @@ func NewLogger(cfg config.Log, format string, w io.Writer) zerolog.Logger {
 }
 
 // tlsSeq names the TLS configs registered with the driver.
-var tlsSeq int
+var tlsSeq atomic.Int64
 
 // MySQLConfig is the driver configuration for c. Every session reads
 // DATETIME/TIMESTAMP as time.Time in UTC with the session zone at +00:00, so
@@ -76,19 +77,11 @@ func MySQLConfig(c config.MySQL) (*mysql.Config, error) {
 	case "required":
 		mc.TLSConfig = "skip-verify"
 	case "verify-ca":
-		pem, err := os.ReadFile(c.CAFile)
+		cfg, err := TLSConfig(c)
 		if err != nil {
-			return nil, fmt.Errorf("mysql.ca_file: %w", err)
+			return nil, err
 		}
-		pool := x509.NewCertPool()
-		if !pool.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("mysql.ca_file %s: no PEM certificate found", c.CAFile)
-		}
-		tlsSeq++
-		name := fmt.Sprintf("bridge-%d", tlsSeq)
-		// verify-ca checks the chain, not the host name (as MySQL's
-		// ssl-mode=VERIFY_CA does).
-		cfg := &tls.Config{RootCAs: pool, InsecureSkipVerify: true, VerifyConnection: verifyChain(pool)}
+		name := fmt.Sprintf("bridge-%d", tlsSeq.Add(1))
 		if err := mysql.RegisterTLSConfig(name, cfg); err != nil {
 			return nil, err
 		}
@@ -119,6 +112,8 @@ func TLSConfig(c config.MySQL) (*tls.Config, error) {
 		if !pool.AppendCertsFromPEM(pem) {
 			return nil, fmt.Errorf("mysql.ca_file %s: no PEM certificate found", c.CAFile)
 		}
+		// verify-ca checks the chain, not the host name (as MySQL's
+		// ssl-mode=VERIFY_CA does).
 		return &tls.Config{RootCAs: pool, InsecureSkipVerify: true, VerifyConnection: verifyChain(pool)}, nil
 	}
 	return nil, fmt.Errorf("mysql.tls: unknown mode %q", c.TLS)
@@ -221,14 +216,20 @@ type BackfillWriter struct{ Sink *iotdbsink.Sink }
 func (w BackfillWriter) Write(ctx context.Context, pts []mapping.Point) (backfill.WriteResult, error) {
 	res, err := w.Sink.Write(ctx, pts)
 	if err != nil {
-		if ctx.Err() != nil {
-			return backfill.WriteResult{}, err
-		}
-		return backfill.WriteResult{}, backoff.Permanent(err)
+		return backfill.WriteResult{}, classifyWriteErr(ctx, err)
 	}
 	var out backfill.WriteResult
 	for _, r := range res.Rejected {
 		out.Rejected = append(out.Rejected, backfill.Rejection{Device: r.Device, Code: int(r.Code), Message: r.Message, Points: r.Points})
 	}
 	return out, nil
+}
+
+// classifyWriteErr tells the engine not to retry what the sink already
+// retried; a canceled run stays a plain error (the engine saves and stops).
+func classifyWriteErr(ctx context.Context, err error) error {
+	if ctx.Err() != nil {
+		return err
+	}
+	return backoff.Permanent(err)
 }
