@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 
@@ -18,11 +19,13 @@ import (
 // Before the first write to a device the sink creates its database (CREATE
 // DATABASE; 501 "already exists" is fine) and its series with the mapping's
 // types (createAlignedTimeseries for aligned devices, createTimeseries per
-// series otherwise), so IoTDB never infers a type from a value. When some series
-// exist already, their types are read with SHOW TIMESERIES and the missing
-// ones are created; an existing series with another type makes the device's
-// points a Rejection (507) with a message naming the series and both types,
-// and nothing of that device is sent. What exists is cached per device; a 507
+// series otherwise), so IoTDB never infers a type from a value. In a
+// database the sink created itself the series are created at once; when
+// that fails, and in any other database, the existing series' types are
+// read with SHOW TIMESERIES first and only the missing ones are created;
+// an existing series with another type makes the device's points a
+// Rejection (507) with a message naming the series and both types, and
+// nothing of that device is sent. What exists is cached per device; a 507
 // on insert drops the device from the cache so it is checked again.
 //
 // Table model: the database is created in Open (CREATE DATABASE IF NOT
@@ -35,15 +38,24 @@ type schemaCache struct {
 	mu      sync.Mutex
 	dbs     map[string]bool
 	devices map[string]map[string]client.TSDataType // device -> unquoted measurement -> type
+	// verified lists, per device, the schemas check found known and
+	// conflict-free, so that the next check of the pair is one lookup.
+	// Any change to the device's entry (add, forget) drops its list.
+	verified map[string][]*mapping.Schema
+	// created lists the databases this sink created itself (CREATE
+	// DATABASE succeeded rather than finding one).
+	created map[string]bool
 }
 
 func newSchemaCache() schemaCache {
-	return schemaCache{dbs: make(map[string]bool), devices: make(map[string]map[string]client.TSDataType)}
+	return schemaCache{dbs: make(map[string]bool), devices: make(map[string]map[string]client.TSDataType),
+		verified: make(map[string][]*mapping.Schema), created: make(map[string]bool)}
 }
 
 func (c *schemaCache) forget(device string) {
 	c.mu.Lock()
 	delete(c.devices, device)
+	delete(c.verified, device)
 	c.mu.Unlock()
 }
 
@@ -52,10 +64,18 @@ func (c *schemaCache) forget(device string) {
 func (c *schemaCache) check(sc *mapping.Schema, device string) (known bool, conflict string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	if slices.Contains(c.verified[device], sc) {
+		return true, ""
+	}
 	ms, ok := c.devices[device]
 	if !ok {
 		return false, ""
 	}
+	defer func() {
+		if known && conflict == "" {
+			c.verified[device] = append(c.verified[device], sc)
+		}
+	}()
 	known = true
 	for i, m := range sc.Measurements {
 		t, ok := ms[unquote(m)]
@@ -75,6 +95,7 @@ func (c *schemaCache) check(sc *mapping.Schema, device string) (known bool, conf
 func (c *schemaCache) add(device string, names []string, types []client.TSDataType) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
+	delete(c.verified, device)
 	ms := c.devices[device]
 	if ms == nil {
 		ms = make(map[string]client.TSDataType, len(names))
@@ -91,10 +112,23 @@ func (c *schemaCache) hasDB(db string) bool {
 	return c.dbs[db]
 }
 
-func (c *schemaCache) addDB(db string) {
+// addDB records that db exists; created says this sink created it.
+func (c *schemaCache) addDB(db string, created bool) {
 	c.mu.Lock()
 	c.dbs[db] = true
+	if created {
+		c.created[db] = true
+	}
 	c.mu.Unlock()
+}
+
+// fresh reports that this sink created db and knows nothing of device: its
+// series most likely do not exist yet.
+func (c *schemaCache) fresh(db, device string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	_, known := c.devices[device]
+	return c.created[db] && !known
 }
 
 // ensureSchema makes sure every group's device and series exist with the
@@ -145,7 +179,22 @@ func (s *Sink) ensureDevice(ctx context.Context, sess *session, sc *mapping.Sche
 		if err != nil && !alreadyExists(err) {
 			return err
 		}
-		s.schemas.addDB(db)
+		s.schemas.addDB(db, err == nil)
+	}
+	if s.schemas.fresh(sc.Database, device) {
+		// A database created by this sink holds few series of others (a
+		// concurrent writer's at most): create the device's series at once,
+		// one call instead of SHOW TIMESERIES and a create. When anything is
+		// in the way, the server says so and the general path below reads
+		// what exists and creates what is missing.
+		err := s.createSeries(ctx, sess, sc.Aligned, device, sc.Measurements, sc.Types)
+		if err == nil {
+			s.schemas.add(device, sc.Measurements, sc.Types)
+			return nil
+		}
+		if !isStatus(err) {
+			return err
+		}
 	}
 	existing := make(map[string]client.TSDataType)
 	err := sess.query(ctx, timeout, "SHOW TIMESERIES "+device+".*", []string{"Timeseries", "DataType"}, func(v []string) {

@@ -1,9 +1,14 @@
 package mapping
 
 import (
+	"encoding/binary"
 	"errors"
 	"fmt"
+	"math"
+	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	// Zones are named in mappings; embed the database so a minimal container
@@ -41,6 +46,8 @@ type Mapper struct {
 	fields     []fieldRef     // measurements, in Schema order after the tags
 	keyIdx     []int
 	keyNames   []string
+
+	devices *deviceCache // tree model: device paths by raw device column values
 }
 
 type compiledNode struct {
@@ -62,6 +69,32 @@ type fieldRef struct {
 	idx      int
 	conv     *colConv
 	zeroNull bool
+	// pass names the Go type of source values that conv.value returns
+	// unchanged (same type, same value); Map stores such values as they
+	// are instead of boxing a copy.
+	pass passKind
+}
+
+type passKind uint8
+
+const (
+	passNone    passKind = iota
+	passFloat64          // DOUBLE column to DOUBLE: float64 as is
+	passFloat32          // FLOAT column to FLOAT: float32 as is
+	passInt64            // signed integer column to INT64: int64 as is
+)
+
+// passOf tells which source values cc.value returns unchanged.
+func passOf(cc *colConv) passKind {
+	switch {
+	case cc.fam == famDouble && cc.target == client.DOUBLE:
+		return passFloat64
+	case cc.fam == famFloat && cc.target == client.FLOAT:
+		return passFloat32
+	case cc.fam == famInt && !cc.unsigned && cc.target == client.INT64:
+		return passInt64
+	}
+	return passNone
 }
 
 // Compile checks m against the live table schema t and precomputes
@@ -201,6 +234,9 @@ func Compile(m *config.Mapping, t *TableSchema, o Options) (*Mapper, error) {
 		}
 		sch.Database = db
 		sch.Aligned = m.Aligned == nil || *m.Aligned
+		if len(mp.deviceCols) > 0 {
+			mp.devices = newDeviceCache()
+		}
 	} else {
 		if m.Device == "" || strings.Contains(m.Device, "${") || strings.ContainsAny(m.Device, ".` \t") {
 			return nil, errf("table model: device must be a plain IoTDB table name, got %q", m.Device)
@@ -277,7 +313,7 @@ func Compile(m *config.Mapping, t *TableSchema, o Options) (*Mapper, error) {
 		}
 		cc.target = tp
 		cc.clip = unsignedPolicy == "clip"
-		mp.fields = append(mp.fields, fieldRef{idx: i, conv: &cc, zeroNull: m.ZeroDate == "null"})
+		mp.fields = append(mp.fields, fieldRef{idx: i, conv: &cc, zeroNull: m.ZeroDate == "null", pass: passOf(&cc)})
 		sch.Measurements = append(sch.Measurements, wire)
 		sch.Types = append(sch.Types, tp)
 		if model == "table" {
@@ -438,6 +474,30 @@ func (mp *Mapper) KeyString(row []any) string {
 	return b.String()
 }
 
+// AppendKey appends KeyString(row) to dst without building the string:
+// backfill hashes it for every point.
+func (mp *Mapper) AppendKey(dst []byte, row []any) []byte {
+	if len(mp.keyIdx) == 0 || len(row) != len(mp.columns) {
+		return dst
+	}
+	for i, idx := range mp.keyIdx {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = append(dst, mp.keyNames[i]...)
+		dst = append(dst, '=')
+		switch x := row[idx].(type) {
+		case int64:
+			dst = strconv.AppendInt(dst, x, 10)
+		case uint64:
+			dst = strconv.AppendUint(dst, x, 10)
+		default:
+			dst = append(dst, renderValue(x)...)
+		}
+	}
+	return dst
+}
+
 func (mp *Mapper) dirty(row []any, idx int, reason, detail string) *DirtyError {
 	return &DirtyError{
 		Table: mp.table, Key: mp.KeyString(row), Column: mp.columns[idx],
@@ -484,6 +544,23 @@ func (mp *Mapper) Map(row []any) (Point, error) {
 		v := row[f.idx]
 		if v == nil {
 			continue
+		}
+		switch f.pass {
+		case passFloat64:
+			if _, ok := v.(float64); ok {
+				values[off+i] = v
+				continue
+			}
+		case passFloat32:
+			if _, ok := v.(float32); ok {
+				values[off+i] = v
+				continue
+			}
+		case passInt64:
+			if _, ok := v.(int64); ok {
+				values[off+i] = v
+				continue
+			}
 		}
 		out, err := f.conv.value(v)
 		if err != nil {
@@ -574,7 +651,11 @@ func (mp *Mapper) timeOf(row []any) (int64, error) {
 	default: // DATE, DATETIME: wall clock in the mapping zone
 		var c civil
 		if c, err = convCivil(v); err == nil {
-			ts, err = instantTo(c.in(tc.zone), tc.perSec)
+			if tc.zone == time.UTC {
+				ts, err = civilUTCTo(c, tc.perSec)
+			} else {
+				ts, err = instantTo(c.in(tc.zone), tc.perSec)
+			}
 		}
 	}
 	if err != nil {
@@ -590,6 +671,49 @@ func (mp *Mapper) timeOf(row []any) (int64, error) {
 // treeDevice renders the device path: literal nodes as compiled, column
 // nodes from the row values, each quoted as one node.
 func (mp *Mapper) treeDevice(row []any) (string, error) {
+	if mp.devices == nil {
+		return mp.buildTreeDevice(row)
+	}
+	// The path is a pure function of the device columns' values (and of
+	// their Go types, which select the conversion): look it up by them.
+	var kb [128]byte
+	key, ok := mp.deviceKey(kb[:0], row)
+	if !ok {
+		return mp.buildTreeDevice(row)
+	}
+	if d, ok := mp.devices.get(key); ok {
+		return d, nil
+	}
+	d, err := mp.buildTreeDevice(row)
+	if err == nil {
+		mp.devices.put(key, d)
+	}
+	return d, err
+}
+
+// deviceKey appends the values of the device columns, tagged with their Go
+// type and length-prefixed, to dst; ok is false when a value is neither
+// []byte nor string (those paths are not cached).
+func (mp *Mapper) deviceKey(dst []byte, row []any) ([]byte, bool) {
+	for _, idx := range mp.deviceCols {
+		switch x := row[idx].(type) {
+		case []byte:
+			dst = append(dst, 'b')
+			dst = binary.AppendUvarint(dst, uint64(len(x)))
+			dst = append(dst, x...)
+		case string:
+			dst = append(dst, 's')
+			dst = binary.AppendUvarint(dst, uint64(len(x)))
+			dst = append(dst, x...)
+		default:
+			return dst, false
+		}
+	}
+	return dst, true
+}
+
+// buildTreeDevice renders the device path from the row.
+func (mp *Mapper) buildTreeDevice(row []any) (string, error) {
 	var b strings.Builder
 	b.Grow(mp.deviceLen)
 	for i, n := range mp.nodes {
@@ -679,4 +803,95 @@ func (mp *Mapper) tableDevice(row []any, values []any) (string, error) {
 		}
 	}
 	return b.String(), nil
+}
+
+// deviceCache maps the raw device column values of a row (deviceKey) to its
+// device path. Reads are lock-free on an immutable snapshot; new entries go
+// to a small locked map that is merged into a new snapshot when it reaches
+// half the snapshot's size (amortised O(1) per entry). It stops growing at
+// deviceCacheMax entries: beyond that, paths are built row by row as they
+// would be without it.
+type deviceCache struct {
+	snap atomic.Pointer[map[string]string]
+	full atomic.Bool
+	mu   sync.Mutex
+	pend map[string]string
+}
+
+const deviceCacheMax = 1 << 15
+
+func newDeviceCache() *deviceCache {
+	c := &deviceCache{pend: map[string]string{}}
+	m := map[string]string{}
+	c.snap.Store(&m)
+	return c
+}
+
+func (c *deviceCache) get(key []byte) (string, bool) {
+	if d, ok := (*c.snap.Load())[string(key)]; ok {
+		return d, true
+	}
+	if c.full.Load() {
+		return "", false
+	}
+	c.mu.Lock()
+	d, ok := c.pend[string(key)]
+	c.mu.Unlock()
+	return d, ok
+}
+
+func (c *deviceCache) put(key []byte, device string) {
+	if c.full.Load() {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	old := *c.snap.Load()
+	if len(old)+len(c.pend) >= deviceCacheMax {
+		c.full.Store(true)
+		return
+	}
+	c.pend[string(key)] = device
+	if len(c.pend) < 64 || len(c.pend) < len(old)/2 {
+		return
+	}
+	m := make(map[string]string, len(old)+len(c.pend))
+	for k, v := range old {
+		m[k] = v
+	}
+	for k, v := range c.pend {
+		m[k] = v
+	}
+	c.snap.Store(&m)
+	c.pend = map[string]string{}
+}
+
+// civilUTCTo is instantTo(c.in(time.UTC), perSec) computed without
+// time.Date, for a valid wall clock (as convCivil returns it without error:
+// month 1..12, day within the month, time of day in range).
+func civilUTCTo(c civil, perSec int64) (int64, error) {
+	sec := daysFromCivil(int64(c.year), int64(c.month), int64(c.day))*86400 +
+		int64(c.hour)*3600 + int64(c.min)*60 + int64(c.sec)
+	if sec > math.MaxInt64/perSec-1 || sec < math.MinInt64/perSec+1 {
+		return 0, fail(ReasonOutOfRange, "time does not fit an int64 epoch at this precision")
+	}
+	return sec*perSec + int64(c.nsec)/(1e9/perSec), nil
+}
+
+// daysFromCivil is the number of days from 1970-01-01 to y-m-d in the
+// proleptic Gregorian calendar (H. Hinnant, chrono-Compatible Low-Level
+// Date Algorithms).
+func daysFromCivil(y, m, d int64) int64 {
+	if m <= 2 {
+		y--
+	}
+	era := y / 400
+	if y < 0 && y%400 != 0 {
+		era--
+	}
+	yoe := y - era*400
+	mp := (m + 9) % 12
+	doy := (153*mp+2)/5 + d - 1
+	doe := yoe*365 + yoe/4 - yoe/100 + doy
+	return era*146097 + doe - 719468
 }

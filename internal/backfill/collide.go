@@ -33,23 +33,33 @@ func newCollisions(limit int) *collisions {
 	return &collisions{seed: maphash.MakeSeed(), limit: limit, seen: make(map[uint64]uint64)}
 }
 
+// pointHash is one point for observe: the hash of its (device, time) and
+// the hash of its row key.
+type pointHash struct{ dt, k uint64 }
+
+// hash computes the pointHash of a point; key is the row key (KeyString).
+// The (device, time) hash mixes the device's hash with the time (splitmix64
+// finaliser): as collision-free as hashing both as one stream, cheaper.
+func (c *collisions) hash(device string, t int64, key []byte) pointHash {
+	x := maphash.String(c.seed, device) + uint64(t)*0x9e3779b97f4a7c15
+	x = (x ^ (x >> 30)) * 0xbf58476d1ce4e5b9
+	x = (x ^ (x >> 27)) * 0x94d049bb133111eb
+	x ^= x >> 31
+	return pointHash{x, maphash.Bytes(c.seed, key)}
+}
+
 // observe records the points of one page; devices[i], times[i], keys[i]
 // describe point i.
 func (c *collisions) observe(devices []string, times []int64, keys []string) {
-	type pair struct{ dt, k uint64 }
-	hs := make([]pair, len(devices))
+	hs := make([]pointHash, len(devices))
 	for i := range devices {
-		var h maphash.Hash
-		h.SetSeed(c.seed)
-		h.WriteString(devices[i])
-		var b [8]byte
-		t := uint64(times[i])
-		for j := range b {
-			b[j] = byte(t >> (8 * j))
-		}
-		h.Write(b[:])
-		hs[i] = pair{h.Sum64(), maphash.String(c.seed, keys[i])}
+		hs[i] = c.hash(devices[i], times[i], []byte(keys[i]))
 	}
+	c.observeHashes(hs)
+}
+
+// observeHashes records the points of one page.
+func (c *collisions) observeHashes(hs []pointHash) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	for _, p := range hs {

@@ -209,11 +209,10 @@ type tableRun struct {
 	plan   *TablePlan
 	ts     *TableState
 	mapper RowMapper
-	nMap   int      // leading columns of a row that Map receives
-	exprs  []string // SELECT list: the mapper's columns, then plan.Order
-
-	stmtMu sync.Mutex
-	stmts  map[string]*sql.Stmt
+	nMap   int // leading columns of a row that Map receives
+	// appendKey appends mapper.KeyString(row) to dst.
+	appendKey func(dst []byte, row []any) []byte
+	exprs     []string // SELECT list: the mapper's columns, then plan.Order
 
 	rowsRead, points, dirty atomic.Int64
 	coll                    *collisions
@@ -225,7 +224,12 @@ type tableRun struct {
 func newTableRun(name string, plan *TablePlan, m RowMapper) (*tableRun, error) {
 	mc := m.Columns()
 	tr := &tableRun{name: name, plan: plan, mapper: m, nMap: len(mc),
-		stmts: map[string]*sql.Stmt{}, coll: newCollisions(0), dirtyBy: map[string]int64{}}
+		coll: newCollisions(0), dirtyBy: map[string]int64{}}
+	if ka, ok := m.(keyAppender); ok {
+		tr.appendKey = ka.AppendKey
+	} else {
+		tr.appendKey = func(dst []byte, row []any) []byte { return append(dst, m.KeyString(row)...) }
+	}
 	if sl, ok := m.(SelectLister); ok {
 		tr.exprs = append(tr.exprs, sl.SelectList()...)
 		if len(tr.exprs) != len(mc) {
@@ -305,13 +309,6 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 		runErr = err
 	}
 	opts.Progress.Finish()
-	for _, t := range e.tables {
-		t.stmtMu.Lock()
-		for _, s := range t.stmts {
-			s.Close()
-		}
-		t.stmtMu.Unlock()
-	}
 	sum = e.summary(start)
 	if runErr == nil && ctx.Err() != nil {
 		runErr = fmt.Errorf("%w: state saved to %s; resume by running again", ErrInterrupted, e.statePath)
@@ -591,8 +588,9 @@ func (e *engine) writePage(ctx, wctx context.Context, pg *page) error {
 		t.first = time.Now()
 	}
 	e.mu.Unlock()
-	points := make([]mapping.Point, 0, len(pg.rows))
-	rowOf := make([]int, 0, len(pg.rows))
+	sc := getWriteScratch(len(pg.rows))
+	defer putWriteScratch(sc)
+	points, rowOf := sc.points, sc.rowOf
 	for i, row := range pg.rows {
 		p, err := t.mapper.Map(row[:t.nMap])
 		if err != nil {
@@ -608,6 +606,7 @@ func (e *engine) writePage(ctx, wctx context.Context, pg *page) error {
 		points = append(points, p)
 		rowOf = append(rowOf, i)
 	}
+	sc.points, sc.rowOf = points, rowOf
 	written := int64(len(points))
 	if len(points) > 0 {
 		var res WriteResult
@@ -622,7 +621,10 @@ func (e *engine) writePage(ctx, wctx context.Context, pg *page) error {
 		if err := backoff.RetryNotify(op, e.newBackoff(ctx), notify); err != nil {
 			return fmt.Errorf("table %s partition p%d %s: writing %d points (keys up to %s): %w", t.name, pg.part.p.ID, pg.part.p, len(points), pg.last, err)
 		}
-		rejected := make([]bool, len(points))
+		var rejected []bool
+		if len(res.Rejected) > 0 {
+			rejected = make([]bool, len(points))
+		}
 		for _, rj := range res.Rejected {
 			reason := fmt.Sprintf("rejected: %d %s", rj.Code, rj.Message)
 			for _, pi := range rj.Points {
@@ -636,24 +638,62 @@ func (e *engine) writePage(ctx, wctx context.Context, pg *page) error {
 				}
 			}
 		}
-		devices := make([]string, 0, len(points))
-		times := make([]int64, 0, len(points))
-		keys := make([]string, 0, len(points))
-		for i, p := range points {
-			if rejected[i] {
+		hs := sc.hashes[:0]
+		key := sc.key
+		for i := range points {
+			if rejected != nil && rejected[i] {
 				continue
 			}
-			devices = append(devices, p.Device)
-			times = append(times, p.Time)
-			keys = append(keys, t.mapper.KeyString(pg.rows[rowOf[i]][:t.nMap]))
+			p := &points[i]
+			key = t.appendKey(key[:0], pg.rows[rowOf[i]][:t.nMap])
+			hs = append(hs, t.coll.hash(p.Device, p.Time, key))
 		}
-		t.coll.observe(devices, times, keys)
+		sc.hashes, sc.key = hs, key
+		t.coll.observeHashes(hs)
 	}
 	t.points.Add(written)
 	e.opts.Progress.Add(t.name, int64(len(pg.rows)))
 	e.ack(pg)
 	releasePage(pg)
 	return nil
+}
+
+// keyAppender is optionally implemented by a RowMapper (mapping.Mapper, and
+// adapters embedding it): AppendKey appends KeyString(row) to dst, so that
+// collision counting hashes the key without building a string per point.
+type keyAppender interface {
+	AppendKey(dst []byte, row []any) []byte
+}
+
+// writeScratch is the reusable working memory of writePage.
+type writeScratch struct {
+	points []mapping.Point
+	rowOf  []int
+	hashes []pointHash
+	key    []byte
+}
+
+var writeScratchPool sync.Pool // *writeScratch
+
+func getWriteScratch(n int) *writeScratch {
+	sc, _ := writeScratchPool.Get().(*writeScratch)
+	if sc == nil {
+		sc = &writeScratch{}
+	}
+	if cap(sc.points) < n {
+		sc.points = make([]mapping.Point, 0, n)
+		sc.rowOf = make([]int, 0, n)
+		sc.hashes = make([]pointHash, 0, n)
+	}
+	sc.points, sc.rowOf, sc.hashes = sc.points[:0], sc.rowOf[:0], sc.hashes[:0]
+	return sc
+}
+
+// putWriteScratch drops the references to the page's points (the writer
+// is done with them) and pools the memory.
+func putWriteScratch(sc *writeScratch) {
+	clear(sc.points[:cap(sc.points)])
+	writeScratchPool.Put(sc)
 }
 
 // dirtyRow records a row that will not be written and applies the policy.

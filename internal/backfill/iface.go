@@ -59,7 +59,8 @@ type PointWriter interface {
 	// retries it with backoff (wrap the error with backoff.Permanent to stop
 	// at once). Points IoTDB refused for good are reported in
 	// WriteResult.Rejected and become dirty rows; all other points are
-	// written.
+	// written. The points slice is only valid during the call: the engine
+	// reuses it for a later page.
 	Write(ctx context.Context, points []mapping.Point) (WriteResult, error)
 }
 

@@ -3,8 +3,10 @@ package backfill
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"strings"
 	"sync"
 	"time"
@@ -19,16 +21,26 @@ import (
 // (the Go types mapping expects from backfill: int64, float64, []byte,
 // time.Time with parseTime) whichever query read them.
 //
-// Rows are scanned into *any slots of a page-sized []any. database/sql copies
-// []byte values when scanning into *any, so values stay valid after Next and
-// after the result set is closed: a page can travel to a writer while the
-// reader goes on. The []any backing of a page is recycled (cleared, then
-// pooled) once its writer is done; values are never written over in place,
-// so Points that reference them stay valid.
+// Keyset pages are read below database/sql (see rawReader): the driver's
+// rows decode into one reused []driver.Value and each value is stored as it
+// is into a page-sized []any, exactly what database/sql's Scan into *any
+// would store, minus its per-value conversion and the per-value copy of
+// []byte values: those are copied into an arena of the page instead (the
+// driver's []byte point into its read buffer, valid only until the next
+// row). Values stay valid after the result set is closed, so a page can
+// travel to a writer while the reader goes on. The []any backing of a page is
+// recycled (cleared, then pooled) once its writer is done; values and arenas
+// are never written over in place, so Points that reference them stay valid.
 
 type pageMem struct {
 	buf  []any
 	rows [][]any
+	// arena holds copies of the page's []byte values; a full arena is
+	// replaced by a new one (never reused: values may outlive the page).
+	arena []byte
+	// hdrs backs the []byte values stored in buf (see boxBytes); like the
+	// arena it is never reused.
+	hdrs []([]byte)
 }
 
 var pagePool sync.Pool // *pageMem
@@ -42,14 +54,54 @@ func getPageMem(rows, cols int) *pageMem {
 	return &pageMem{buf: make([]any, rows*cols), rows: make([][]any, 0, rows)}
 }
 
+func putPageMem(m *pageMem) {
+	clear(m.buf)
+	clear(m.rows)
+	m.arena, m.hdrs = nil, nil
+	pagePool.Put(m)
+}
+
 func releasePage(pg *page) {
 	if pg.mem == nil {
 		return
 	}
-	clear(pg.mem.buf)
-	clear(pg.mem.rows)
-	pagePool.Put(pg.mem)
+	putPageMem(pg.mem)
 	pg.mem, pg.rows = nil, nil
+}
+
+const (
+	arenaSize   = 64 << 10 // bytes per arena block
+	arenaMaxVal = 4 << 10  // larger values get their own allocation
+	hdrBlock    = 4096     // []byte headers per hdrs block
+)
+
+// copyBytes returns a copy of b that lives in the page's arena.
+func (m *pageMem) copyBytes(b []byte) []byte {
+	n := len(b)
+	if n == 0 {
+		return []byte{} // bytes.Clone of an empty slice: empty, not nil
+	}
+	if n > arenaMaxVal {
+		return append([]byte(nil), b...)
+	}
+	if cap(m.arena)-len(m.arena) < n {
+		m.arena = make([]byte, 0, arenaSize)
+	}
+	start := len(m.arena)
+	m.arena = append(m.arena, b...)
+	return m.arena[start : start+n : start+n]
+}
+
+// boxBytes returns b as an any without the allocation of a []byte
+// conversion: the slice header is stored in a block of headers owned by
+// the page and the interface points at it, exactly as the conversion would
+// point at its own heap copy. The header is never written again.
+func (m *pageMem) boxBytes(b []byte) any {
+	if len(m.hdrs) == cap(m.hdrs) {
+		m.hdrs = make([]([]byte), 0, hdrBlock)
+	}
+	m.hdrs = append(m.hdrs, b)
+	return bytesIface(&m.hdrs[len(m.hdrs)-1])
 }
 
 // orderFor is the keyset tuple of partition p: the NULL partition orders by
@@ -118,20 +170,6 @@ func (t *tableRun) streamQuery(database string, p Partition) (string, []any) {
 		" WHERE " + andAll(rc, whereSQL(t.plan.Config.Where)), args
 }
 
-func (t *tableRun) stmt(ctx context.Context, db *sql.DB, q string) (*sql.Stmt, error) {
-	t.stmtMu.Lock()
-	defer t.stmtMu.Unlock()
-	if s, ok := t.stmts[q]; ok {
-		return s, nil
-	}
-	s, err := db.PrepareContext(ctx, q)
-	if err != nil {
-		return nil, err
-	}
-	t.stmts[q] = s
-	return s, nil
-}
-
 // retryable tells read errors worth retrying (lost connections, killed
 // queries, lock timeouts, server restarts) from permanent ones (syntax,
 // unknown column, privileges: retrying cannot help).
@@ -173,6 +211,8 @@ func (e *engine) readPartition(ctx context.Context, pr *partRun, out chan<- *pag
 	order := t.orderFor(p)
 	off := t.nMap + len(t.plan.Order) - len(order)
 	limit := e.opts.Backfill.PageRows
+	rr := &rawReader{db: e.opts.DB}
+	defer rr.close()
 	for seq := 0; ; seq++ {
 		var mem *pageMem
 		op := func() error {
@@ -180,11 +220,7 @@ func (e *engine) readPartition(ctx context.Context, pr *partRun, out chan<- *pag
 				e.opts.beforeQuery(t.name, p.ID, cursor)
 			}
 			q, args := t.pageQuery(e.opts.Database, p, cursor, limit)
-			st, err := t.stmt(ctx, e.opts.DB, q)
-			if err != nil {
-				return classify(err)
-			}
-			m, err := readRows(ctx, st, args, len(t.exprs), limit)
+			m, err := rr.readPage(ctx, q, args, len(t.exprs), limit)
 			if err != nil {
 				return classify(err)
 			}
@@ -236,6 +272,133 @@ func classify(err error) error {
 		return err
 	}
 	return backoff.Permanent(err)
+}
+
+// rawReader reads keyset pages on one connection of the pool, below
+// database/sql: conn.Raw hands it the driver connection, on which it
+// prepares the page queries (once per connection) and iterates the driver's
+// rows itself. It reproduces what Scan into *any stores, without the
+// per-row locking, per-value conversion and per-[]byte allocations of
+// database/sql. After any error the connection is given back (database/sql
+// discards it when the driver says it is broken) and the next page gets a
+// fresh one; statements are closed before a connection goes back.
+type rawReader struct {
+	db    *sql.DB
+	conn  *sql.Conn
+	stmts map[string]driver.Stmt
+	dest  []driver.Value
+	args  []driver.NamedValue
+}
+
+// close closes the statements and gives the connection back to the pool.
+func (r *rawReader) close() {
+	if r.conn == nil {
+		return
+	}
+	if len(r.stmts) > 0 {
+		_ = r.conn.Raw(func(any) error {
+			for _, st := range r.stmts {
+				st.Close()
+			}
+			return nil
+		})
+	}
+	r.conn.Close()
+	r.conn, r.stmts = nil, nil
+}
+
+// readPage runs a page query and reads up to limit rows of ncols columns.
+func (r *rawReader) readPage(ctx context.Context, q string, args []any, ncols, limit int) (*pageMem, error) {
+	if r.conn == nil {
+		c, err := r.db.Conn(ctx)
+		if err != nil {
+			return nil, err
+		}
+		r.conn, r.stmts = c, map[string]driver.Stmt{}
+	}
+	var mem *pageMem
+	err := r.conn.Raw(func(dc any) error {
+		st := r.stmts[q]
+		if st == nil {
+			var err error
+			if cp, ok := dc.(driver.ConnPrepareContext); ok {
+				st, err = cp.PrepareContext(ctx, q)
+			} else {
+				st, err = dc.(driver.Conn).Prepare(q)
+			}
+			if err != nil {
+				return err
+			}
+			r.stmts[q] = st
+		}
+		sq, ok := st.(driver.StmtQueryContext)
+		if !ok {
+			return fmt.Errorf("backfill: driver statement %T cannot query with a context", st)
+		}
+		r.args = r.args[:0]
+		checker, _ := dc.(driver.NamedValueChecker)
+		for i, a := range args {
+			nv := driver.NamedValue{Ordinal: i + 1, Value: a}
+			err := driver.ErrSkip
+			if checker != nil {
+				err = checker.CheckNamedValue(&nv)
+			}
+			if err == driver.ErrSkip {
+				nv.Value, err = driver.DefaultParameterConverter.ConvertValue(a)
+			}
+			if err != nil {
+				return fmt.Errorf("backfill: argument %d: %w", i+1, err)
+			}
+			r.args = append(r.args, nv)
+		}
+		rows, err := sq.QueryContext(ctx, r.args)
+		if err != nil {
+			return err
+		}
+		if n := len(rows.Columns()); n != ncols {
+			rows.Close()
+			return fmt.Errorf("backfill: page query returned %d columns, want %d", n, ncols)
+		}
+		if cap(r.dest) < ncols {
+			r.dest = make([]driver.Value, ncols)
+		}
+		dest := r.dest[:ncols]
+		m := getPageMem(limit, ncols)
+		for len(m.rows) < limit {
+			if err := rows.Next(dest); err != nil {
+				if err == io.EOF {
+					break
+				}
+				rows.Close()
+				putPageMem(m)
+				return err
+			}
+			n := len(m.rows)
+			row := m.buf[n*ncols : (n+1)*ncols : (n+1)*ncols]
+			for i, v := range dest {
+				if b, ok := v.([]byte); ok {
+					// Scan into *any stores a copy: the driver's bytes
+					// are overwritten by the next row.
+					row[i] = m.boxBytes(m.copyBytes(b))
+				} else {
+					row[i] = v
+				}
+			}
+			m.rows = append(m.rows, row)
+		}
+		clear(dest)
+		if err := rows.Close(); err != nil {
+			putPageMem(m)
+			return err
+		}
+		mem = m
+		return nil
+	})
+	if err != nil {
+		r.close()
+		return nil, err
+	}
+	return mem, nil
 }
 
 // readRows runs a page query and scans up to limit rows.
