@@ -10,6 +10,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/mysql-iotdb-bridge/bridge/internal/atomicfile"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -63,7 +64,7 @@ type Store struct {
 
 // tempPrefix names Save's temporary files: "<base>.tmp-<random>" in the
 // same directory, so the rename stays on one file system.
-func (s *Store) tempPrefix() string { return filepath.Base(s.Path) + ".tmp-" }
+func (s *Store) tempPrefix() string { return atomicfile.TempPrefix(s.Path) }
 
 // Load reads the checkpoint. A missing file returns found=false and no
 // error. An unreadable, corrupt or unknown-version file is an error naming
@@ -162,34 +163,8 @@ func (s *Store) Save(st *State) error {
 	}
 	data = append(data, '\n')
 
-	dir := filepath.Dir(s.Path)
-	tmp, err := os.CreateTemp(dir, s.tempPrefix()+"*")
-	if err != nil {
-		return fmt.Errorf("checkpoint %s: %w", s.Path, err)
-	}
-	tmpName := tmp.Name()
-	done := false
-	defer func() {
-		if !done {
-			_ = tmp.Close()
-			_ = os.Remove(tmpName)
-		}
-	}()
-	if _, err := tmp.Write(data); err != nil {
-		return fmt.Errorf("checkpoint %s: writing %s: %w", s.Path, tmpName, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("checkpoint %s: fsync %s: %w", s.Path, tmpName, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("checkpoint %s: closing %s: %w", s.Path, tmpName, err)
-	}
-	if err := os.Rename(tmpName, s.Path); err != nil {
-		return fmt.Errorf("checkpoint %s: %w", s.Path, err)
-	}
-	done = true
-	if err := syncDir(dir); err != nil {
-		return fmt.Errorf("checkpoint %s: fsync directory: %w", s.Path, err)
+	if err := atomicfile.Write(s.Path, data); err != nil {
+		return fmt.Errorf("checkpoint: %w", err)
 	}
 	s.removeStaleTemps()
 	return nil
@@ -208,13 +183,4 @@ func (s *Store) removeStaleTemps() {
 			_ = os.Remove(filepath.Join(dir, e.Name()))
 		}
 	}
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	defer d.Close()
-	return d.Sync()
 }
