@@ -33,7 +33,7 @@ clean:
 demo: build
 	$(GO) run ./cmd/demo --bin $(BIN)
 
-## bench: benchmarks against real servers, prints a table of figures and ratios
-## (default 2M rows; BENCH_ARGS="--rows 200000" for a quick one).
+## bench: benchmarks against real servers (backfill and cdc suites), prints tables of
+## figures and ratios (BENCH_ARGS="--suite cdc", "--rows 200000" for a quick backfill; see bench/README.md).
 bench:
 	$(GO) run ./bench $(BENCH_ARGS)

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/csv"
 	"os"
+	"strings"
 	"testing"
 	"time"
 
@@ -144,5 +145,104 @@ func TestBackfillConfigLoads(t *testing.T) {
 	m := cfg.IoTDB.Mappings[0]
 	if m.Device != "root.bench.${site}.${device_id}" || len(m.Measurements) != 5 || cfg.Backfill.Readers != 2 {
 		t.Fatalf("%+v", m)
+	}
+}
+
+// The generated cdc config must pass the strict loader, with a start
+// position and an optional batch interval.
+func TestCDCConfigLoads(t *testing.T) {
+	dir := t.TempDir()
+	for _, iv := range []time.Duration{0, 2 * time.Millisecond} {
+		yaml := cdcConfig(cdcParams{
+			host: "127.0.0.1", port: 3307, user: "bridge", password: `p$w`, dbName: "bench",
+			iotdb: "127.0.0.1:6668", dir: dir, start: `{file: "binlog.000001", pos: 1654}`,
+			metrics: "127.0.0.1:9999", batchRows: 10000, batchInterval: iv,
+		})
+		cfg, err := config.Parse([]byte(yaml), "cdc.yaml")
+		if err != nil {
+			t.Fatalf("%v\n%s", err, yaml)
+		}
+		if cfg.CDC.Start.File != "binlog.000001" || cfg.CDC.Start.Pos != 1654 || cfg.Metrics.Listen != "127.0.0.1:9999" {
+			t.Fatalf("%+v %+v", cfg.CDC.Start, cfg.Metrics)
+		}
+		if iv > 0 && cfg.IoTDB.Batch.Interval != iv {
+			t.Fatalf("batch interval %v, want %v", cfg.IoTDB.Batch.Interval, iv)
+		}
+		if m := cfg.IoTDB.Mappings[0]; m.Table != cdcTable || m.Device != "root.cdc.${site}.${device_id}" {
+			t.Fatalf("%+v", m)
+		}
+	}
+	if _, err := config.Parse([]byte(cdcConfig(cdcParams{host: "h", port: 1, user: "u", dbName: "d", iotdb: "i:1", dir: dir, start: "latest", batchRows: 1})), "c.yaml"); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestBinlogPos(t *testing.T) {
+	p, err := parseBinlogPos("binlog.000002:154")
+	if err != nil || p != (binlogPos{"binlog.000002", 154}) || p.String() != "binlog.000002:154" {
+		t.Fatalf("%v %v", p, err)
+	}
+	if !(binlogPos{"binlog.000001", 9999}).before(p) || !(binlogPos{"binlog.000002", 4}).before(p) || p.before(p) {
+		t.Fatal("order")
+	}
+	for _, bad := range []string{"", "binlog.000001", ":4", "f:x"} {
+		if _, err := parseBinlogPos(bad); err == nil {
+			t.Errorf("parseBinlogPos(%q) accepted", bad)
+		}
+	}
+}
+
+func TestParseRowsMetric(t *testing.T) {
+	text := `# TYPE bridge_cdc_rows_total counter
+bridge_cdc_rows_total{outcome="insert_written",table="cdc_readings"} 1.5e+06
+bridge_cdc_rows_total{outcome="dirty",table="cdc_readings"} 2
+bridge_cdc_rows_total{outcome="update_written",table="cdc_readings"} 7
+bridge_cdc_rows_decoded_total{action="insert",table="cdc_readings"} 9
+`
+	w, d := parseRowsMetric(strings.NewReader(text))
+	if w != 1.5e6 || d != 2 {
+		t.Fatalf("written %v dirty %v", w, d)
+	}
+}
+
+// The k-th row (in commit order) is visible at the first observation whose
+// count reaches the points of rows 1..k; warm-up rows are left out.
+func TestLiveSummary(t *testing.T) {
+	t0 := time.Unix(1000, 0)
+	at := func(msec float64) time.Time { return t0.Add(time.Duration(msec * float64(time.Millisecond))) }
+	rows := []liveRow{
+		{due: at(0), commit: at(1), points: 5}, // warm-up
+		{due: at(1), commit: at(2), points: 5},
+		{due: at(2), commit: at(3), points: 4},
+		{due: at(3), commit: at(4), points: 5},
+	}
+	obs := []obsPoint{{at(2.5), 5}, {at(6), 14}, {at(9), 19}}
+	ls := liveSummary(rows, 1, obs)
+	if ls.Rows != 3 || ls.WarmupRows != 1 || ls.Clamped != 0 {
+		t.Fatalf("%+v", ls)
+	}
+	// latencies: 6-2=4, 6-3=3, 9-4=5
+	if ls.P50MS != 4 || ls.MaxMS != 5 || ls.P99MS != 5 {
+		t.Fatalf("%+v", ls)
+	}
+	if pct(nil, 50) != 0 || pct([]time.Duration{1, 2, 3, 4}, 50) != 2 || pct([]time.Duration{1, 2, 3, 4}, 99) != 4 {
+		t.Fatal("pct")
+	}
+}
+
+func TestWants(t *testing.T) {
+	o, err := parseFlags([]string{"--suite", "cdc"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if o.wants("backfill") || !o.wants("cdc-live") {
+		t.Fatal("suite cdc")
+	}
+	o, _ = parseFlags([]string{"--only", "backfill,cdc-bigtx"})
+	if !o.wants("backfill") || !o.wants("cdc-bigtx") || o.wants("cdc-live") || o.wants("raw-scan") {
+		t.Fatal("--only")
+	}
+	if _, err := parseFlags([]string{"--suite", "x"}); err == nil {
+		t.Fatal("--suite x accepted")
 	}
 }

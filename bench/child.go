@@ -22,6 +22,8 @@ type childOpts struct {
 	iotdb   string // host:port of iotdbtest
 	batch   int    // rows per insertRecords call
 	prefix  string // device path prefix for insertRecords
+	from    string // binlog-raw: start position file:pos
+	to      string // binlog-raw: end position file:pos
 }
 
 // childReport is the one JSON line a child prints on stdout.
@@ -34,10 +36,11 @@ type childReport struct {
 type worker func(ctx context.Context, o childOpts) (childReport, error)
 
 // workers are the child phases a bench process can be re-executed as
-// (--phase NAME). A CDC phase adds its binlog reader here.
+// (--phase NAME).
 var workers = map[string]worker{
 	"raw-scan":       workRawScan,
 	"insert-records": workInsertRecords,
+	"binlog-raw":     workBinlogRaw,
 }
 
 // childMain runs one worker and prints its report.

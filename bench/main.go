@@ -1,5 +1,7 @@
 // Command bench measures the bridge's backfill against the floor and against
-// the peers' way, on one generated table, in one run, and prints a table.
+// the peers' way, on one generated table, in one run, and prints a table;
+// then (suite cdc, see cdc.go) cmd/cdc against a bare binlog reader, its
+// commit-to-visible latency and its memory on one big transaction.
 //
 // Three phases run as child processes, so that each one's CPU time and peak
 // RSS come from the kernel's accounting of that process alone (rusage), while
@@ -20,6 +22,7 @@
 //	go run ./bench                                  # 2M rows, all phases
 //	go run ./bench --rows 200000
 //	go run ./bench --only backfill --sizes 1000000,10000000   # RSS flatness
+//	go run ./bench --suite cdc --cdc-rows 200000 --big-tx-rows 200000 --live-seconds 10
 package main
 
 import (
@@ -33,6 +36,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 
 	_ "github.com/go-sql-driver/mysql"
 )
@@ -55,21 +59,54 @@ type options struct {
 	batchRows    int
 	recordsBatch int
 
+	// CDC suite
+	suite       string // backfill | cdc | all
+	cdcRows     int64
+	cdcChunk    int64
+	bigTxRows   int64
+	liveRate    float64
+	liveSeconds time.Duration
+	liveWarmup  time.Duration
+	liveConns   int
+	livePoll    time.Duration
+
+	cdcBatchInterval time.Duration
+	cdcRepeat        int
+
 	// child mode (re-executed bench process)
 	phase  string
 	dsn    string
 	maxID  int64
 	iotdb  string
 	prefix string
+	from   string // binlog-raw: file:pos
+	to     string
 }
 
-// maxRows is the largest table any phase will see.
+// maxRows is the largest table any phase will see (the CDC suite's table
+// grows by every phase's rows).
 func (o *options) maxRows() int64 {
 	n := o.rows
 	for _, s := range o.sizes {
 		n = max(n, s)
 	}
+	if slices.ContainsFunc(cdcPhaseNames(), o.wants) {
+		n = max(n, o.cdcRows+o.bigTxRows+int64(o.liveRate*(o.liveSeconds+o.liveWarmup).Seconds()))
+	}
 	return n
+}
+
+// wants says whether phase name runs: its suite is selected and --only
+// (when given) names it.
+func (o *options) wants(name string) bool {
+	suite := "backfill"
+	if slices.Contains(cdcPhaseNames(), name) {
+		suite = "cdc"
+	}
+	if o.suite != "all" && o.suite != suite {
+		return false
+	}
+	return len(o.only) == 0 || slices.Contains(o.only, name)
 }
 
 func parseFlags(args []string) (*options, error) {
@@ -90,17 +127,31 @@ func parseFlags(args []string) (*options, error) {
 	fs.IntVar(&o.pageRows, "page-rows", 10000, "keyset page size (every reader; backfill.page_rows)")
 	fs.IntVar(&o.batchRows, "batch-rows", 10000, "iotdb.batch.rows for the backfill")
 	fs.IntVar(&o.recordsBatch, "records-batch", 1024, "rows per insertRecords call in the insert-records phase")
+	fs.StringVar(&o.suite, "suite", "all", "backfill | cdc | all")
+	fs.Int64Var(&o.cdcRows, "cdc-rows", 1_000_000, "cdc catch-up: rows already in the binlog when cdc starts")
+	fs.Int64Var(&o.cdcChunk, "cdc-tx-rows", 1000, "cdc catch-up: rows per transaction")
+	fs.Int64Var(&o.bigTxRows, "big-tx-rows", 1_000_000, "cdc big transaction: rows in the one transaction")
+	fs.Float64Var(&o.liveRate, "live-rate", 2000, "cdc live: single-row transactions per second")
+	liveSeconds := fs.Float64("live-seconds", 30, "cdc live: seconds of measured writing")
+	fs.DurationVar(&o.liveWarmup, "live-warmup", time.Second, "cdc live: writing at --live-rate before the measured rows (new devices' schema creation; excluded from the latencies)")
+	fs.IntVar(&o.liveConns, "live-conns", 4, "cdc live: writer connections (one cannot always keep up on a loaded machine)")
+	fs.DurationVar(&o.cdcBatchInterval, "cdc-batch-interval", 0, "iotdb.batch.interval for every cdc phase (default: not set, cdc's default 200ms)")
+	fs.IntVar(&o.cdcRepeat, "cdc-repeat", 1, "run binlog-raw and cdc-catchup alternately this many times; report the fastest of each")
+	fs.DurationVar(&o.livePoll, "live-poll", 200*time.Microsecond, "cdc live: how often the observer reads iotdbtest's written-points counter")
 	fs.StringVar(&o.phase, "phase", "", "internal: run as the child process of this phase")
 	fs.StringVar(&o.dsn, "dsn", "", "internal: MySQL DSN for a child phase")
 	fs.Int64Var(&o.maxID, "max-id", 0, "internal: scan ids (0, max-id]")
 	fs.StringVar(&o.iotdb, "iotdb", "", "internal: iotdbtest host:port")
 	fs.StringVar(&o.prefix, "prefix", "root.peers", "internal: device prefix for insert-records")
+	fs.StringVar(&o.from, "binlog-from", "", "internal: binlog-raw start file:pos")
+	fs.StringVar(&o.to, "binlog-to", "", "internal: binlog-raw end file:pos")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments: %q", fs.Args())
 	}
+	o.liveSeconds = time.Duration(*liveSeconds * float64(time.Second))
 	if *sizes != "" {
 		for _, s := range strings.Split(*sizes, ",") {
 			n, err := strconv.ParseInt(strings.TrimSpace(s), 10, 64)
@@ -115,8 +166,8 @@ func parseFlags(args []string) (*options, error) {
 	if *only != "" {
 		for _, p := range strings.Split(*only, ",") {
 			p = strings.TrimSpace(p)
-			if findPhase(p) == nil {
-				return nil, fmt.Errorf("--only: unknown phase %q (have %s)", p, strings.Join(phaseNames(), ", "))
+			if findPhase(p) == nil && !slices.Contains(cdcPhaseNames(), p) {
+				return nil, fmt.Errorf("--only: unknown phase %q (have %s)", p, strings.Join(append(phaseNames(), cdcPhaseNames()...), ", "))
 			}
 			o.only = append(o.only, p)
 		}
@@ -132,6 +183,12 @@ func parseFlags(args []string) (*options, error) {
 		return nil, errors.New("--nulls must be in [0, 1)")
 	case o.readers < 1 || o.writers < 1 || o.partitions < 1 || o.pageRows < 1 || o.batchRows < 1 || o.recordsBatch < 1:
 		return nil, errors.New("--readers, --writers, --partitions, --page-rows, --batch-rows, --records-batch must be positive")
+	case o.suite != "backfill" && o.suite != "cdc" && o.suite != "all":
+		return nil, fmt.Errorf("--suite %q: want backfill, cdc or all", o.suite)
+	case o.cdcRows < 1 || o.cdcChunk < 1 || o.bigTxRows < 1 || o.liveConns < 1 || o.cdcRepeat < 1:
+		return nil, errors.New("--cdc-rows, --cdc-tx-rows, --big-tx-rows, --live-conns, --cdc-repeat must be positive")
+	case o.liveRate <= 0 || o.liveSeconds <= 0 || o.liveWarmup < 0 || o.livePoll <= 0:
+		return nil, errors.New("--live-rate, --live-seconds, --live-poll must be positive, --live-warmup not negative")
 	}
 	return o, nil
 }
@@ -153,6 +210,7 @@ func main() {
 		os.Exit(childMain(ctx, o.phase, childOpts{
 			dsn: o.dsn, readers: o.readers, maxID: o.maxID, page: o.pageRows,
 			iotdb: o.iotdb, batch: o.recordsBatch, prefix: o.prefix,
+			from: o.from, to: o.to,
 		}))
 	}
 	code := run(ctx, o)
@@ -176,14 +234,19 @@ func run(ctx context.Context, o *options) (code int) {
 	defer w.Close()
 
 	rep := &report{opts: o, env: describeEnv(ctx, w)}
-	if err := w.ensureRows(ctx, o.rows); err != nil {
-		logf("%v", err)
-		return 1
-	}
+	var backfillPhases []phase
 	for _, p := range phases {
-		if len(o.only) > 0 && !slices.Contains(o.only, p.name) {
-			continue
+		if o.wants(p.name) {
+			backfillPhases = append(backfillPhases, p)
 		}
+	}
+	if len(backfillPhases) > 0 {
+		if err := w.ensureRows(ctx, o.rows); err != nil {
+			logf("%v", err)
+			return 1
+		}
+	}
+	for _, p := range backfillPhases {
 		logf("phase %s: %s", p.name, p.about)
 		res := runPhase(ctx, w, p, o.rows)
 		rep.results = append(rep.results, res)
@@ -194,6 +257,9 @@ func run(ctx context.Context, o *options) (code int) {
 	// RSS flatness: the backfill alone at each size, smallest first, so the
 	// table grows by appending.
 	for _, n := range o.sizes {
+		if o.suite == "cdc" {
+			break
+		}
 		var res *result
 		for _, r := range rep.results {
 			if r.Phase == "backfill" && r.Rows == n && r.Err == "" {
@@ -209,6 +275,12 @@ func run(ctx context.Context, o *options) (code int) {
 			res = runPhase(ctx, w, *findPhase("backfill"), n)
 		}
 		rep.sizes = append(rep.sizes, res)
+		if ctx.Err() != nil {
+			return 130
+		}
+	}
+	if slices.ContainsFunc(cdcPhaseNames(), o.wants) {
+		rep.cdc = runCDCSuite(ctx, w, o.wants)
 		if ctx.Err() != nil {
 			return 130
 		}

@@ -27,6 +27,7 @@ type report struct {
 	env     map[string]string
 	results []*result // one per phase, in phase order, at --rows
 	sizes   []*result // the backfill at each --sizes entry
+	cdc     []*cdcResult
 }
 
 // describeEnv records what the figures depend on.
@@ -62,6 +63,11 @@ func (r *report) get(phase string) *result {
 // failed says whether any phase did not deliver the right data.
 func (r *report) failed() bool {
 	for _, x := range append(r.results[:len(r.results):len(r.results)], r.sizes...) {
+		if !x.ok() {
+			return true
+		}
+	}
+	for _, x := range r.cdc {
 		if !x.ok() {
 			return true
 		}
@@ -196,6 +202,16 @@ func writeRow(w io.Writer, x *result) {
 }
 
 func (r *report) writeText(w io.Writer) error {
+	if len(r.results) > 0 || len(r.sizes) > 0 {
+		r.writeBackfillText(w)
+	}
+	if len(r.cdc) > 0 {
+		r.writeCDCText(w)
+	}
+	return nil
+}
+
+func (r *report) writeBackfillText(w io.Writer) {
 	o := r.opts
 	fmt.Fprintf(w, "\nbackfill benchmark: %d rows, %d devices, %d measurements, %.3g NULLs; readers %d, writers %d, partitions %d, page %d, batch %d, records batch %d\n",
 		o.rows, o.devices, o.measurements, o.nulls, o.readers, o.writers, o.partitions, o.pageRows, o.batchRows, o.recordsBatch)
@@ -233,7 +249,6 @@ func (r *report) writeText(w io.Writer) error {
 		}
 	}
 	fmt.Fprintln(w)
-	return nil
 }
 
 func (r *report) writeJSON(w io.Writer) error {
@@ -249,6 +264,14 @@ func (r *report) writeJSON(w io.Writer) error {
 		"sizes":   r.sizes,
 		"ratios":  r.ratios(),
 		"targets": r.targets(),
+	}
+	if len(r.cdc) > 0 {
+		doc["params"].(map[string]any)["cdc"] = map[string]any{
+			"suite": o.suite, "cdc_rows": o.cdcRows, "cdc_tx_rows": o.cdcChunk, "big_tx_rows": o.bigTxRows,
+			"live_rate": o.liveRate, "live_seconds": o.liveSeconds.Seconds(), "live_warmup_s": o.liveWarmup.Seconds(),
+			"live_conns": o.liveConns, "live_poll_us": o.livePoll.Microseconds(),
+		}
+		doc["cdc"] = map[string]any{"phases": r.cdc, "ratios": r.cdcRatios(), "targets": r.cdcTargets()}
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

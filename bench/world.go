@@ -41,6 +41,8 @@ type world struct {
 	rows   int64 // rows in the table now
 	points int64 // non-NULL measurement cells in the table now
 
+	cdcNext int64 // next generator index for the CDC suite's table
+
 	bins map[string]string // built ./cmd binaries by name
 }
 
