@@ -1,0 +1,111 @@
+package e2e
+
+import (
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mysql-iotdb-bridge/bridge/iotdbtest"
+)
+
+// TestIntegrationCDCKill9Chaos kills the cdc binary with SIGKILL at random
+// moments while a mixed workload runs (inserts, updates, NULL and back,
+// device and time moves, deletes; transactions of 1 to 5000 rows), restarts
+// it each time, then lets a last run catch up and stop with SIGTERM: IoTDB
+// must equal the source exactly, in both directions.
+func TestIntegrationCDCKill9Chaos(t *testing.T) {
+	e := newEnv(t)
+	s := seed(t)
+	rng := rand.New(rand.NewPCG(s, 1))
+	minKills, minChanges := 10, 20000
+	if v, err := strconv.Atoi(os.Getenv("E2E_CHAOS_CHANGES")); err == nil {
+		minChanges = v
+	}
+	srv := iotdbtest.Start(t, iotdbtest.Options{})
+
+	e.exec(strings.ReplaceAll(readingsDDL, "%s", "chaos"))
+	e.preload("chaos", rng, 30000) // big enough for early kills to hit the initial snapshot
+	cfgPath, cfg := e.writeConfig(cfgOpts{IoTDB: srv, Tables: []string{"chaos"},
+		Mappings: readingsMapping("chaos", "chaos"), Start: "initial", BatchRows: 1000})
+
+	w := chaosWorkload(e.db, "chaos", rand.New(rand.NewPCG(s, 2)))
+	w.start()
+	defer w.stop()
+
+	began := time.Now()
+	kills, streamed, inSnapshot := 0, 0, 0
+	var positions []string
+	seen := map[string]bool{}
+	for kills < minKills || w.changes.Load() < int64(minChanges) {
+		if time.Since(began) > 4*time.Minute {
+			t.Logf("chaos phase capped at 4 minutes")
+			break
+		}
+		if w.changes.Load() >= 3*int64(minChanges) {
+			w.stop() // enough changes: the remaining kills hit the catch-up
+		}
+		p := e.startCDC(cfgPath)
+		runFor := 200*time.Millisecond + time.Duration(rng.Int64N(int64(1800*time.Millisecond)))
+		if kills == 0 {
+			// The first kill aims at the initial snapshot: right after its
+			// scan began (best effort: a fast machine may finish first).
+			p.waitLog(t, "scanning", time.Minute)
+			runFor = time.Duration(rng.Int64N(int64(50 * time.Millisecond)))
+		}
+		if code, exited := p.wait(runFor); exited {
+			t.Errorf("%s exited by itself after %s with code %d (signal %q); log:\n%s",
+				p.name, time.Since(p.started).Round(time.Millisecond), code, p.signal, p.tail(30))
+			continue
+		}
+		p.kill9()
+		kills++
+		if len(p.logEntries("streaming")) > 0 {
+			streamed++
+		}
+		if len(p.logEntries("snapshot: copying")) > 0 && len(p.logEntries("snapshot done")) == 0 {
+			inSnapshot++
+		}
+		if st, ok := readCheckpoint(e.checkpointPath()); ok {
+			pos := st.Position.String()
+			if !seen[pos] {
+				seen[pos] = true
+				positions = append(positions, pos)
+			}
+		}
+	}
+	w.stop()
+	t.Logf("chaos: %d kill -9 in %s (%d during the initial snapshot, %d after streaming began); workload: %s",
+		kills, time.Since(began).Round(time.Second), inSnapshot, streamed, w)
+	t.Logf("chaos: %d distinct checkpoint positions seen after kills: %s", len(positions), strings.Join(positions, ", "))
+	if kills < minKills {
+		t.Errorf("only %d kills (want %d)", kills, minKills)
+	}
+	if w.txns.Load() == 0 {
+		t.Fatalf("the workload committed nothing: %s", w)
+	}
+
+	// The last run catches up and stops cleanly.
+	p := e.startCDC(cfgPath)
+	catchUp := time.Now()
+	viaCk := e.waitCaughtUp(p, srv, 5*time.Minute)
+	t.Logf("final run caught up in %s (via checkpoint: %v)", time.Since(catchUp).Round(100*time.Millisecond), viaCk)
+	src := e.srcPos()
+	if code := p.terminate(2 * time.Minute); code != 0 {
+		t.Errorf("cdc exited %d after SIGTERM (want 0); log:\n%s", code, p.tail(30))
+	}
+	if st, ok := readCheckpoint(e.checkpointPath()); !ok {
+		t.Errorf("no checkpoint after SIGTERM")
+	} else {
+		t.Logf("final checkpoint %s, source %s", st.Position, src)
+		if !reached(st.Position, src) {
+			t.Errorf("checkpoint after SIGTERM %s is behind the source %s", st.Position, src)
+		}
+	}
+	if d := e.dirtyRows(); len(d) > 0 {
+		t.Errorf("%d dirty rows recorded, e.g. %s", len(d), d[0])
+	}
+	assertSameState(t, "after kill -9 chaos", expectedState(t, e.db, cfg, "chaos"), actualState(srv))
+}
