@@ -23,6 +23,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"strings"
 	"syscall"
 	"time"
 
@@ -79,7 +80,7 @@ func run(ctx context.Context, f flags, stdout, stderr io.Writer) int {
 	log := bridge.NewLogger(cfg.Log, f.logFormat, stderr)
 	eng, err := cdc.New(cdc.Options{Config: cfg, Log: log})
 	if err != nil {
-		fmt.Fprintln(stderr, "cdc:", err)
+		fmt.Fprintln(stderr, errorLine(err))
 		return exitUsage
 	}
 	if f.check {
@@ -98,7 +99,7 @@ func run(ctx context.Context, f flags, stdout, stderr io.Writer) int {
 		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 			return exitOK // stopped during startup
 		}
-		fmt.Fprintln(stderr, "cdc:", err)
+		fmt.Fprintln(stderr, errorLine(err))
 		return exitFailed
 	}
 	return exitOK
@@ -119,4 +120,14 @@ func healthcheck(url string, stderr io.Writer) int {
 		return exitFailed
 	}
 	return exitOK
+}
+
+// errorLine is the one line printed for a fatal error, prefixed "cdc: " once
+// (engine errors may already carry it).
+func errorLine(err error) string {
+	msg := err.Error()
+	if !strings.HasPrefix(msg, "cdc: ") {
+		msg = "cdc: " + msg
+	}
+	return msg
 }

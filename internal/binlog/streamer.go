@@ -347,7 +347,7 @@ func (s *Streamer) syncerConfig() replication.BinlogSyncerConfig {
 		// resumes from the last event, mid-transaction, without its table maps.
 		DisableRetrySync: true,
 		EventCacheCount:  s.cfg.EventBuffer,
-		Logger:           slog.New(zerolog.NewSlogHandler(s.log.With().Str("component", "go-mysql").Logger())),
+		Logger:           slog.New(quietHandler{zerolog.NewSlogHandler(s.log.With().Str("component", "go-mysql").Logger())}),
 	}
 	if s.cfg.Heartbeat > 0 {
 		cfg.HeartbeatPeriod = s.cfg.Heartbeat
