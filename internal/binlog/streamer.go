@@ -148,6 +148,9 @@ type Streamer struct {
 	cfg        Config
 	log        zerolog.Logger
 	reconnects atomic.Int64
+	// queued is the event queue of the current connection (nil between
+	// connections), for Waiting.
+	queued atomic.Pointer[chan queuedEvent]
 }
 
 // New returns a Streamer with defaults applied to cfg. It does not connect.
@@ -275,6 +278,12 @@ func (s *Streamer) Run(ctx context.Context, from Position, h Handler) error {
 	}
 }
 
+// queuedEvent is one result of go-mysql's GetEvent, queued for the handler.
+type queuedEvent struct {
+	ev  *replication.BinlogEvent
+	err error
+}
+
 // fatalError marks an error a reconnect cannot fix (the Handler's, or an
 // event the stream cannot deliver faithfully): Run returns it as is.
 type fatalError struct{ err error }
@@ -304,31 +313,70 @@ func (s *Streamer) runOnce(ctx context.Context, p *processor) error {
 	s.log.Info().Stringer("from", from).Msg("binlog stream connected")
 	p.reset()
 
+	// A pump moves events from go-mysql's queue into ours, so the handler
+	// can ask (Waiting) whether more events are already here: go-mysql does
+	// not expose its queue.
+	pctx, stopPump := context.WithCancel(ctx)
+	defer stopPump()
+	queue := make(chan queuedEvent, s.cfg.EventBuffer)
+	go func() {
+		for {
+			ev, err := st.GetEvent(pctx)
+			select {
+			case queue <- queuedEvent{ev, err}:
+			case <-pctx.Done():
+				return
+			}
+			if err != nil {
+				return
+			}
+		}
+	}()
+	s.queued.Store(&queue)
+	defer s.queued.Store(nil)
+
+	caughtUp := time.NewTimer(s.cfg.CaughtUpWait)
+	defer caughtUp.Stop()
 	needCaughtUp := false
 	for {
-		var ev *replication.BinlogEvent
+		var it queuedEvent
 		if needCaughtUp {
-			wctx, cancel := context.WithTimeout(ctx, s.cfg.CaughtUpWait)
-			ev, err = st.GetEvent(wctx)
-			cancel()
-			if err != nil && ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			caughtUp.Reset(s.cfg.CaughtUpWait)
+			select {
+			case it = <-queue:
+			case <-caughtUp.C:
 				needCaughtUp = false
 				if herr := p.h.OnCaughtUp(ctx); herr != nil {
 					return &fatalError{herr}
 				}
 				continue
+			case <-ctx.Done():
+				return ctx.Err()
 			}
 		} else {
-			ev, err = st.GetEvent(ctx)
+			select {
+			case it = <-queue:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
 		}
-		if err != nil {
-			return err
+		if it.err != nil {
+			return it.err
 		}
-		if err := p.handle(ctx, ev); err != nil {
+		if err := p.handle(ctx, it.ev); err != nil {
 			return err
 		}
 		needCaughtUp = true
 	}
+}
+
+// Waiting reports whether more binlog events have already arrived and wait
+// to be handled. A Handler may call it (from its own callbacks) to tell a
+// live stream, where a flush now costs nothing in throughput, from a backlog
+// being read, where batches should fill.
+func (s *Streamer) Waiting() bool {
+	q := s.queued.Load()
+	return q != nil && len(*q) > 0
 }
 
 func (s *Streamer) syncerConfig() replication.BinlogSyncerConfig {

@@ -304,7 +304,34 @@ func (h *handler) OnCommit(ctx context.Context, pos binlog.Position, ts uint32) 
 		b.force = true
 		return h.flush(ctx)
 	}
-	return h.maybeFlush(ctx)
+	if err := h.maybeFlush(ctx); err != nil {
+		return err
+	}
+	// Group commit: when no further event is waiting (a live stream, not a
+	// backlog) hand the batch over now if the writer is idle. A quiet or
+	// steady source then sees each commit in IoTDB within milliseconds,
+	// while under load the batch keeps filling as long as the writer is
+	// busy, so batches grow with the load instead of waiting out
+	// iotdb.batch.interval.
+	if !h.e.streamer.Waiting() {
+		h.tryFlush()
+	}
+	return nil
+}
+
+// tryFlush hands the pending batch to the writer only if the writer is
+// waiting for one (the channel is unbuffered), never blocking.
+func (h *handler) tryFlush() {
+	b := h.pending
+	if b.empty() {
+		return
+	}
+	select {
+	case h.out <- b:
+		h.pending = &batch{}
+		h.lastFlush = time.Now()
+	default:
+	}
 }
 
 // OnDDL reloads the schema of the mapped tables a statement touches and
