@@ -5,12 +5,10 @@ import (
 	"database/sql"
 	"encoding/hex"
 	"fmt"
-	"regexp"
 	"sort"
 	"strings"
 	"testing"
 	"time"
-	"unicode/utf8"
 
 	"github.com/mysql-iotdb-bridge/bridge/config"
 	"github.com/mysql-iotdb-bridge/bridge/internal/bridge"
@@ -256,71 +254,16 @@ func assertSameState(t *testing.T, what string, want, got state) bool {
 }
 
 // ---------------------------------------------------------------------------
-// Path normalisation, as iotdbtest stores paths (IOTDB.md section 4): a
-// backquoted node whose inside is a legal unquoted name loses its quotes.
+// Path normalisation, as iotdbtest stores paths (IOTDB.md section 4).
 
-var (
-	identRe   = regexp.MustCompile(`^[0-9A-Za-z_\x{2E80}-\x{9FFF}]+$`)
-	realNumRe = regexp.MustCompile(`^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$`)
-)
-
-func legalUnquoted(s string) bool {
-	return s != "" && identRe.MatchString(s) && !realNumRe.MatchString(s)
-}
-
-// normPath returns p with every node in its normalised form; an
-// unparsable path is returned as it is (and will show up in a diff).
+// normPath returns p in the form iotdbtest stores it (the server's own
+// normaliser); an unparsable path is returned as it is (and will show up in
+// a diff).
 func normPath(p string) string {
-	if !utf8.ValidString(p) {
-		return p
+	if n, err := iotdbtest.NormalizePath(p); err == nil {
+		return n
 	}
-	var nodes []string
-	i := 0
-	for i < len(p) {
-		if p[i] == '`' {
-			var b strings.Builder
-			j := i + 1
-			closed := false
-			for j < len(p) {
-				if p[j] == '`' {
-					if j+1 < len(p) && p[j+1] == '`' {
-						b.WriteByte('`')
-						j += 2
-						continue
-					}
-					closed = true
-					j++
-					break
-				}
-				b.WriteByte(p[j])
-				j++
-			}
-			if !closed {
-				return p
-			}
-			inner := b.String()
-			if legalUnquoted(inner) {
-				nodes = append(nodes, inner)
-			} else {
-				nodes = append(nodes, "`"+strings.ReplaceAll(inner, "`", "``")+"`")
-			}
-			i = j
-		} else {
-			j := strings.IndexByte(p[i:], '.')
-			if j < 0 {
-				j = len(p) - i
-			}
-			nodes = append(nodes, p[i:i+j])
-			i += j
-		}
-		if i < len(p) {
-			if p[i] != '.' {
-				return p
-			}
-			i++
-		}
-	}
-	return strings.Join(nodes, ".")
+	return p
 }
 
 // measurementOf is the last node of a normalised series path.

@@ -199,3 +199,15 @@ func hasPrefixNodes(nodes, prefix []string) bool {
 	}
 	return true
 }
+
+// NormalizePath returns a full series or device path in the form the server
+// stores it: every node backquoted only where IoTDB's node-name rules
+// require, with backquotes doubled (`abc` becomes abc; `pump-7.b` stays
+// quoted). Tests use it to compare paths they build with what was stored.
+func NormalizePath(p string) (string, error) {
+	nodes, err := splitPath(p, false)
+	if err != nil {
+		return "", err
+	}
+	return strings.Join(nodes, "."), nil
+}
