@@ -839,3 +839,71 @@ func TestIntegrationPositionAt(t *testing.T) {
 		t.Fatalf("PositionAt a day ago = %v, want ErrBinlogPurged", err)
 	}
 }
+
+// waitingProbe records Streamer.Waiting at each commit; it sleeps in
+// OnCommit while slow is set, so a backlog piles up in the queue.
+type waitingProbe struct {
+	*collector
+	s    atomic.Pointer[binlog.Streamer]
+	slow atomic.Bool
+	mu   sync.Mutex
+	seen []bool
+}
+
+func (p *waitingProbe) OnCommit(ctx context.Context, pos binlog.Position, ts uint32) error {
+	if s := p.s.Load(); s != nil {
+		p.mu.Lock()
+		p.seen = append(p.seen, s.Waiting())
+		p.mu.Unlock()
+	}
+	if p.slow.Load() {
+		time.Sleep(2 * time.Millisecond)
+	}
+	return p.collector.OnCommit(ctx, pos, ts)
+}
+
+// TestIntegrationWaiting: Waiting is what lets cdc tell a backlog (keep
+// filling the batch) from a live stream (flush at the commit). Reading 300
+// transactions already in the binlog, commits see more events waiting; a
+// single transaction on a caught-up stream sees none.
+func TestIntegrationWaiting(t *testing.T) {
+	e := startEnv(t)
+	e.exec(t, sensorDDL)
+	from := e.current(t)
+	for i := 1; i <= 300; i++ {
+		e.exec(t, fmt.Sprintf("INSERT INTO sensor VALUES (%d, 'd', %d, NOW(3))", i, i))
+	}
+	p := &waitingProbe{collector: newCollector()}
+	p.slow.Store(true)
+	s, stop := run(t, e.config(t), from, p)
+	p.s.Store(s)
+	waitFor(t, time.Minute, "the backlog", func() bool { return p.commitCount() == 300 })
+	p.mu.Lock()
+	backlog := append([]bool(nil), p.seen...)
+	p.mu.Unlock()
+	waiting := 0
+	for _, w := range backlog[:len(backlog)-10] {
+		if w {
+			waiting++
+		}
+	}
+	if waiting < (len(backlog)-10)*8/10 {
+		t.Fatalf("reading a backlog of 300 transactions, only %d of %d commits saw events waiting", waiting, len(backlog)-10)
+	}
+
+	p.slow.Store(false)
+	caught := p.caughtUp.Load()
+	waitFor(t, time.Minute, "caught up", func() bool { return p.caughtUp.Load() > caught })
+	e.exec(t, "INSERT INTO sensor VALUES (301, 'd', 301, NOW(3))")
+	waitFor(t, time.Minute, "the live commit", func() bool { return p.commitCount() == 301 })
+	p.mu.Lock()
+	last := p.seen[len(p.seen)-1]
+	p.mu.Unlock()
+	if last {
+		t.Fatal("a single commit on a caught-up stream saw events waiting")
+	}
+	if err := stop(); !errors.Is(err, context.Canceled) {
+		t.Fatal(err)
+	}
+	t.Logf("backlog: %d of %d commits saw events waiting", waiting, len(backlog)-10)
+}

@@ -45,6 +45,7 @@ type fixture struct {
 	onUpdate, onDelete string
 	start              string // YAML value of cdc.start
 	batchRows          int
+	batchInterval      string // YAML value of iotdb.batch.interval
 	dirtyPolicy        string
 	dirtyMax           int
 	extraTables        string // YAML appended to mysql.tables
@@ -61,7 +62,7 @@ func newFixture(t *testing.T) *fixture {
 	m := testenv.StartMariaDB(t)
 	f := &fixture{
 		t: t, m: m, iot: iotdbtest.Start(t, iotdbtest.Options{}), db: m.DB(t), dir: t.TempDir(),
-		onUpdate: "overwrite", onDelete: "delete", start: "latest", batchRows: 1000,
+		onUpdate: "overwrite", onDelete: "delete", start: "latest", batchRows: 1000, batchInterval: "50ms",
 		dirtyPolicy: "skip", dirtyMax: 1000, retryGiveUp: "2s",
 	}
 	f.logw = newTestLogWriter(t)
@@ -94,7 +95,7 @@ iotdb:
   nodes: ["%s"]
   user: root
   password: root
-  batch: {rows: %d, interval: 50ms}
+  batch: {rows: %d, interval: %s}
   retry: {initial: 20ms, max: 200ms, give_up_after: %s}
   mappings:
     - table: readings
@@ -116,7 +117,7 @@ dirty_rows: {policy: %s, file: %s, max: %d}
 metrics: {listen: "127.0.0.1:0"}
 log: {level: debug}
 `, f.m.Port, f.m.BridgeUser, f.m.BridgePassword, f.m.Database, f.extraTables,
-		f.iot.Addr(), f.batchRows, f.retryGiveUp, f.onUpdate, f.onDelete, f.extraMappings,
+		f.iot.Addr(), f.batchRows, f.batchInterval, f.retryGiveUp, f.onUpdate, f.onDelete, f.extraMappings,
 		f.start, f.checkpointPath(), f.dirtyPolicy, f.dirtyPath(), f.dirtyMax)
 }
 

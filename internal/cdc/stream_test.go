@@ -6,6 +6,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -272,5 +273,58 @@ func TestIntegrationBinlogConnectionKilled(t *testing.T) {
 	}
 	if n := testutilCounter(t, r.e, MetricBinlogReconnect); n < 1 {
 		t.Fatalf("reconnects = %v", n)
+	}
+}
+
+// TestIntegrationGroupCommit: on a busy live stream (single-row commits
+// back to back, so the stream never idles long enough to be "caught up")
+// rows must reach IoTDB while the writes go on, because a commit is handed
+// to an idle writer at once. The other flush triggers are taken out of play:
+// a 1-minute batch interval, a batch size far above the rows written, and a
+// 10-second caught-up wait. Without group commit nothing is visible until
+// the writes stop.
+func TestIntegrationGroupCommit(t *testing.T) {
+	f := newFixture(t)
+	f.batchRows = 10_000_000
+	f.batchInterval = "1m"
+	f.exec(readingsDDL)
+	r := f.runWith(f.config(), func(e *Engine) { e.opts.CaughtUpWait = 10 * time.Second })
+	defer r.stop()
+	r.waitStreaming(t)
+
+	const maxRows = 20000
+	var written atomic.Int64
+	writing, stop := make(chan struct{}), make(chan struct{})
+	defer func() { close(stop); <-writing }()
+	go func() {
+		defer close(writing)
+		for i := 1; i <= maxRows; i++ {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			if _, err := f.db.Exec(`INSERT INTO readings (site, dev, ts, temp, hum, status) VALUES ('s1', 'd1', ?, 1.5, 2, 3)`,
+				time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC).Add(time.Duration(i)*time.Millisecond)); err != nil {
+				t.Errorf("insert %d: %v", i, err)
+				return
+			}
+			written.Store(int64(i))
+		}
+	}()
+	// 200 rows (3 points each) visible while the writer is still running.
+	for {
+		visible := f.iot.TotalPoints()
+		select {
+		case <-writing:
+			t.Fatalf("the writer finished %d single-row commits with only %d points in IoTDB: commits were not flushed while the stream was busy",
+				written.Load(), visible)
+		default:
+		}
+		if visible >= 600 {
+			t.Logf("%d points visible after %d commits, writer still running", visible, written.Load())
+			return
+		}
+		time.Sleep(time.Millisecond)
 	}
 }
