@@ -192,12 +192,18 @@ func (h *conn) InsertTablet(ctx context.Context, req *rpc.TSInsertTabletReq) (r 
 			return h.srv.store.writeTable(h.sess.db, req.PrefixPath, req.ColumnCategories, times, cols, o)
 		}), nil
 	}
-	return h.write(func(s *Stats) { s.InsertTabletCalls++ }, func(o writeOpts) *common.TSStatus {
+	return h.writeTree(func(s *Stats) { s.InsertTabletCalls++ }, []treeUnit{{device: req.PrefixPath, times: times, cols: cols, aligned: req.GetIsAligned()}}, err), nil
+}
+
+// writeTree answers a tree-model write: a decoding error (err) is a
+// malformed-request status, otherwise units are stored; stat counts the RPC.
+func (h *conn) writeTree(stat func(*Stats), units []treeUnit, err error) *common.TSStatus {
+	return h.write(stat, func(o writeOpts) *common.TSStatus {
 		if err != nil {
 			return malformedStatus(err)
 		}
-		return h.srv.store.writeTree([]treeUnit{{device: req.PrefixPath, times: times, cols: cols, aligned: req.GetIsAligned()}}, o)
-	}), nil
+		return h.srv.store.writeTree(units, o)
+	})
 }
 
 func (h *conn) InsertTablets(ctx context.Context, req *rpc.TSInsertTabletsReq) (r *common.TSStatus, _ error) {
@@ -217,23 +223,13 @@ func (h *conn) InsertTablets(ctx context.Context, req *rpc.TSInsertTabletsReq) (
 		}
 		units = append(units, u)
 	}
-	return h.write(func(s *Stats) { s.InsertTabletsCalls++ }, func(o writeOpts) *common.TSStatus {
-		if err != nil {
-			return malformedStatus(err)
-		}
-		return h.srv.store.writeTree(units, o)
-	}), nil
+	return h.writeTree(func(s *Stats) { s.InsertTabletsCalls++ }, units, err), nil
 }
 
 func (h *conn) InsertRecord(ctx context.Context, req *rpc.TSInsertRecordReq) (r *common.TSStatus, _ error) {
 	defer recoverTS(&r)
 	cols, err := decodeRecord(req.Values, req.Measurements)
-	return h.write(func(s *Stats) { s.InsertRecordCalls++ }, func(o writeOpts) *common.TSStatus {
-		if err != nil {
-			return malformedStatus(err)
-		}
-		return h.srv.store.writeTree([]treeUnit{{device: req.PrefixPath, times: []int64{req.Timestamp}, cols: cols, aligned: req.GetIsAligned()}}, o)
-	}), nil
+	return h.writeTree(func(s *Stats) { s.InsertRecordCalls++ }, []treeUnit{{device: req.PrefixPath, times: []int64{req.Timestamp}, cols: cols, aligned: req.GetIsAligned()}}, err), nil
 }
 
 func (h *conn) recordsUnits(devices []string, meas [][]string, vals [][]byte, times []int64, aligned bool) ([]treeUnit, error) {
@@ -255,12 +251,7 @@ func (h *conn) recordsUnits(devices []string, meas [][]string, vals [][]byte, ti
 func (h *conn) InsertRecords(ctx context.Context, req *rpc.TSInsertRecordsReq) (r *common.TSStatus, _ error) {
 	defer recoverTS(&r)
 	units, err := h.recordsUnits(req.PrefixPaths, req.MeasurementsList, req.ValuesList, req.Timestamps, req.GetIsAligned())
-	return h.write(func(s *Stats) { s.InsertRecordsCalls++ }, func(o writeOpts) *common.TSStatus {
-		if err != nil {
-			return malformedStatus(err)
-		}
-		return h.srv.store.writeTree(units, o)
-	}), nil
+	return h.writeTree(func(s *Stats) { s.InsertRecordsCalls++ }, units, err), nil
 }
 
 func (h *conn) InsertRecordsOfOneDevice(ctx context.Context, req *rpc.TSInsertRecordsOfOneDeviceReq) (r *common.TSStatus, _ error) {
@@ -270,12 +261,7 @@ func (h *conn) InsertRecordsOfOneDevice(ctx context.Context, req *rpc.TSInsertRe
 		devs[i] = req.PrefixPath
 	}
 	units, err := h.recordsUnits(devs, req.MeasurementsList, req.ValuesList, req.Timestamps, req.GetIsAligned())
-	return h.write(func(s *Stats) { s.InsertRecordsOfOneDeviceCalls++ }, func(o writeOpts) *common.TSStatus {
-		if err != nil {
-			return malformedStatus(err)
-		}
-		return h.srv.store.writeTree(units, o)
-	}), nil
+	return h.writeTree(func(s *Stats) { s.InsertRecordsOfOneDeviceCalls++ }, units, err), nil
 }
 
 func (h *conn) InsertStringRecord(ctx context.Context, req *rpc.TSInsertStringRecordReq) (r *common.TSStatus, _ error) {

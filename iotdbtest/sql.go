@@ -533,6 +533,19 @@ func (p *parser) parseDelete(dialect string) (*stmt, error) {
 	return st, nil
 }
 
+// showUnder is SHOW DEVICES|TIMESERIES [path pattern], root.** by default.
+func (p *parser) showUnder(kind stmtKind) (*stmt, error) {
+	st := &stmt{kind: kind, name: "root.**"}
+	if !p.eof() {
+		n, err := p.word()
+		if err != nil {
+			return nil, err
+		}
+		st.name = n
+	}
+	return st, nil
+}
+
 func (p *parser) parseShow() (*stmt, error) {
 	switch {
 	case p.accept("databases"), p.accept("storage"):
@@ -543,25 +556,9 @@ func (p *parser) parseShow() (*stmt, error) {
 		}
 		return st, nil
 	case p.accept("devices"):
-		st := &stmt{kind: stShowDevices, name: "root.**"}
-		if !p.eof() {
-			n, err := p.word()
-			if err != nil {
-				return nil, err
-			}
-			st.name = n
-		}
-		return st, nil
+		return p.showUnder(stShowDevices)
 	case p.accept("timeseries"):
-		st := &stmt{kind: stShowTimeseries, name: "root.**"}
-		if !p.eof() {
-			n, err := p.word()
-			if err != nil {
-				return nil, err
-			}
-			st.name = n
-		}
-		return st, nil
+		return p.showUnder(stShowTimeseries)
 	case p.accept("tables"):
 		st := &stmt{kind: stShowTables}
 		if p.accept("from") || p.accept("in") {

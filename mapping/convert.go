@@ -127,19 +127,23 @@ func convFloat32(v any) (float32, error) {
 	case float64:
 		return float32(t), nil
 	case []byte:
-		f, err := strconv.ParseFloat(string(t), 32)
-		if err != nil {
-			return 0, fail(ReasonUnconvertible, "not a float")
-		}
-		return float32(f), nil
+		f, err := parseFloatText(string(t), 32, "not a float")
+		return float32(f), err
 	case string:
-		f, err := strconv.ParseFloat(t, 32)
-		if err != nil {
-			return 0, fail(ReasonUnconvertible, "not a float")
-		}
-		return float32(f), nil
+		f, err := parseFloatText(t, 32, "not a float")
+		return float32(f), err
 	}
 	return 0, fail(ReasonUnconvertible, "FLOAT column delivered Go type %T", v)
+}
+
+// parseFloatText parses FLOAT/DOUBLE text (a path that delivers text)
+// with the column's bit size.
+func parseFloatText(s string, bits int, what string) (float64, error) {
+	f, err := strconv.ParseFloat(s, bits)
+	if err != nil {
+		return 0, fail(ReasonUnconvertible, "%s", what)
+	}
+	return f, nil
 }
 
 // float32To64 widens a FLOAT to the shortest decimal that round-trips the
@@ -160,17 +164,9 @@ func convFloat64(v any) (float64, error) {
 	case float32:
 		return float64(t), nil
 	case []byte:
-		f, err := strconv.ParseFloat(string(t), 64)
-		if err != nil {
-			return 0, fail(ReasonUnconvertible, "not a double")
-		}
-		return f, nil
+		return parseFloatText(string(t), 64, "not a double")
 	case string:
-		f, err := strconv.ParseFloat(t, 64)
-		if err != nil {
-			return 0, fail(ReasonUnconvertible, "not a double")
-		}
-		return f, nil
+		return parseFloatText(t, 64, "not a double")
 	}
 	return 0, fail(ReasonUnconvertible, "DOUBLE column delivered Go type %T", v)
 }
