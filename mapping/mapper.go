@@ -521,14 +521,23 @@ func (mp *Mapper) checkRow(row []any) error {
 // delivers them, to a point. Rows that cannot be mapped return a
 // *DirtyError; any other error is a caller bug (wrong row length).
 func (mp *Mapper) Map(row []any) (Point, error) {
+	return mp.MapInto(row, make([]any, len(mp.schema.Measurements)))
+}
+
+// MapInto is Map with the point's Values in values, which must have one
+// nil entry per Schema().Measurements: callers mapping many rows slice them
+// from one array.
+func (mp *Mapper) MapInto(row, values []any) (Point, error) {
 	if err := mp.checkRow(row); err != nil {
 		return Point{}, err
+	}
+	if len(values) != len(mp.schema.Measurements) {
+		return Point{}, fmt.Errorf("mapping %s: %d value slots, want %d (Schema().Measurements)", mp.table, len(values), len(mp.schema.Measurements))
 	}
 	ts, err := mp.timeOf(row)
 	if err != nil {
 		return Point{}, err
 	}
-	values := make([]any, len(mp.schema.Measurements))
 	var device string
 	if mp.model == "tree" {
 		device, err = mp.treeDevice(row)

@@ -672,3 +672,38 @@ func BenchmarkMap(b *testing.B) {
 		}
 	}
 }
+
+// MapInto fills the caller's slots and gives the same point as Map, in both
+// models; a wrong slot count is a caller error, not a dirty row.
+func TestMapInto(t *testing.T) {
+	tm := baseMapping()
+	tm.Unsigned = "string"
+	tree := mustCompile(t, tm, Options{})
+	m := baseMapping()
+	m.Device = "readings"
+	m.Tags = []string{"site", "device_id"}
+	m.Measurements = []config.Measurement{{Column: "temperature"}, {Column: "level"}}
+	table := mustCompile(t, m, Options{Model: "table", Database: "factory"})
+	for _, mp := range []*Mapper{tree, table} {
+		row := rowOf(t, mp, binlogRow())
+		want, err := mp.Map(row)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := len(mp.Schema().Measurements)
+		slab := make([]any, 2*n)
+		got, err := mp.MapInto(row, slab[n:])
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s: MapInto %#v, Map %#v", mp.Schema().Model, got, want)
+		}
+		if &got.Values[0] != &slab[n] {
+			t.Fatalf("%s: MapInto did not use the given slots", mp.Schema().Model)
+		}
+		if _, err := mp.MapInto(row, slab[:n-1]); err == nil || errors.As(err, new(*DirtyError)) {
+			t.Fatalf("%s: short slots: %v, want a caller error", mp.Schema().Model, err)
+		}
+	}
+}

@@ -16,8 +16,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"runtime/debug"
-	"runtime/pprof"
 	"strings"
 	"syscall"
 
@@ -49,7 +47,7 @@ type flags struct {
 }
 
 func main() {
-	tuneGC()
+	bridge.TuneGC(192 << 20)
 	var f flags
 	fs := flag.NewFlagSet("backfill", flag.ContinueOnError)
 	fs.StringVar(&f.config, "config", "config.yaml", "configuration file")
@@ -64,43 +62,10 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	stopProfile := startProfile()
+	stopProfile := bridge.StartProfile()
 	code := run(ctx, f, os.Stdout, os.Stderr)
 	stopProfile()
 	os.Exit(code)
-}
-
-// startProfile writes a CPU profile to $BRIDGE_CPUPROFILE when it is set
-// (a hidden switch for performance work); the returned func stops it.
-func startProfile() func() {
-	path := os.Getenv("BRIDGE_CPUPROFILE")
-	if path == "" {
-		return func() {}
-	}
-	f, err := os.Create(path)
-	if err == nil {
-		err = pprof.StartCPUProfile(f)
-	}
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "BRIDGE_CPUPROFILE:", err)
-		return func() {}
-	}
-	return func() { pprof.StopCPUProfile(); f.Close() }
-}
-
-// tuneGC trades memory for CPU unless GOGC or GOMEMLIMIT say otherwise: a
-// backfill allocates at the rate it reads (pages, boxed driver values,
-// points) while its live heap stays small and bounded (the page queue), so
-// the default GOGC=100 collects very often. GOGC=400 under a soft 192 MiB
-// limit cuts the collector's CPU by about 0.1 s per million rows; the
-// limit keeps the peak RSS flat whatever the table size.
-func tuneGC() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(400)
-	}
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(192 << 20)
-	}
 }
 
 func run(ctx context.Context, f flags, stdout, stderr io.Writer) int {

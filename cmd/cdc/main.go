@@ -64,7 +64,11 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	os.Exit(run(ctx, f, os.Stdout, os.Stderr))
+	bridge.TuneGC(256 << 20)
+	stopProfile := bridge.StartProfile()
+	code := run(ctx, f, os.Stdout, os.Stderr)
+	stopProfile()
+	os.Exit(code)
 }
 
 func run(ctx context.Context, f flags, stdout, stderr io.Writer) int {

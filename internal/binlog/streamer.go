@@ -294,7 +294,10 @@ func (e *fatalError) Unwrap() error { return e.err }
 // runOnce opens one replication connection from p.commit and feeds events to
 // p until an error.
 func (s *Streamer) runOnce(ctx context.Context, p *processor) error {
-	syncer := replication.NewBinlogSyncer(s.syncerConfig())
+	scfg := s.syncerConfig()
+	dec := newRowDecoder(s.cfg.Tables)
+	scfg.RowsEventDecodeFunc = dec.decode
+	syncer := replication.NewBinlogSyncer(scfg)
 	defer syncer.Close()
 
 	from := p.commit

@@ -442,7 +442,7 @@ func (e *Engine) streamOnce(ctx context.Context, from binlog.Position) error {
 	ch := make(chan *batch)
 	w := newWriter(e, ch)
 	go w.run(wctx, cancelStream)
-	h := newHandler(e, ch, w.done)
+	h := newHandler(e, ch, w.free, w.done)
 
 	e.log.Info().Stringer("from", from).Msg("streaming")
 	e.metrics.running.Store(true)

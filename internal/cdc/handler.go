@@ -42,37 +42,79 @@ type segment struct {
 	dels   []iotdbsink.Deletion
 }
 
+// eventMeta is what the operations of one rows event share.
+type eventMeta struct {
+	table  string
+	mapper *mapping.Mapper
+	action binlog.Action
+	pos    binlog.Position
+	gtid   string
+}
+
 // opMeta says where an operation came from, for counters and dirty rows.
 type opMeta struct {
-	table   string
-	mapper  *mapping.Mapper
+	ev      *eventMeta
 	row     []any // the row in mapper column order
-	action  binlog.Action
-	pos     binlog.Position
-	gtid    string
 	outcome string
 }
 
 func (b *batch) empty() bool { return b.ops == 0 && !b.hasCommit }
 
-func (b *batch) write(p mapping.Point, m opMeta) {
-	if n := len(b.segs); n == 0 || b.segs[n-1].del {
-		b.segs = append(b.segs, segment{})
+// reset empties a batch the writer is done with, keeping its arrays.
+func (b *batch) reset() {
+	for i := range b.segs {
+		s := &b.segs[i]
+		clear(s.points)
+		clear(s.meta)
+		clear(s.dels)
 	}
-	s := &b.segs[len(b.segs)-1]
+	*b = batch{segs: b.segs[:0]}
+}
+
+// seg returns a new last segment, reusing the arrays of an earlier batch.
+func (b *batch) seg(del bool, sizeHint int) *segment {
+	n := len(b.segs)
+	if n < cap(b.segs) {
+		b.segs = b.segs[:n+1]
+		s := &b.segs[n]
+		s.del, s.points, s.meta, s.dels = del, s.points[:0], s.meta[:0], s.dels[:0]
+		return s
+	}
+	s := segment{del: del}
+	if !del && n == 0 {
+		// The first segment of a fresh batch usually holds the whole batch.
+		s.points = make([]mapping.Point, 0, sizeHint)
+		s.meta = make([]opMeta, 0, sizeHint)
+	}
+	b.segs = append(b.segs, s)
+	return &b.segs[n]
+}
+
+func (b *batch) write(p mapping.Point, m opMeta, sizeHint int) {
+	s := b.last()
+	if s == nil || s.del {
+		s = b.seg(false, sizeHint)
+	}
 	s.points = append(s.points, p)
 	s.meta = append(s.meta, m)
 	b.ops++
 }
 
 func (b *batch) delete(d iotdbsink.Deletion, m opMeta) {
-	if n := len(b.segs); n == 0 || !b.segs[n-1].del {
-		b.segs = append(b.segs, segment{del: true})
+	s := b.last()
+	if s == nil || !s.del {
+		s = b.seg(true, 0)
 	}
-	s := &b.segs[len(b.segs)-1]
 	s.dels = append(s.dels, d)
 	s.meta = append(s.meta, m)
 	b.ops++
+}
+
+func (b *batch) last() *segment {
+	if n := len(b.segs); n > 0 {
+		return &b.segs[n-1]
+	}
+	return nil
 }
 
 // handler implements binlog.Handler: it maps row events into the pending
@@ -81,6 +123,7 @@ func (b *batch) delete(d iotdbsink.Deletion, m opMeta) {
 type handler struct {
 	e    *Engine
 	out  chan<- *batch
+	free <-chan *batch   // batches the writer is done with, for reuse
 	done <-chan struct{} // closed when the writer stops
 
 	pending   *batch
@@ -89,8 +132,19 @@ type handler struct {
 	lastFlush time.Time
 }
 
-func newHandler(e *Engine, out chan<- *batch, done <-chan struct{}) *handler {
-	return &handler{e: e, out: out, done: done, pending: &batch{}, lastFlush: time.Now()}
+func newHandler(e *Engine, out chan<- *batch, free <-chan *batch, done <-chan struct{}) *handler {
+	return &handler{e: e, out: out, free: free, done: done, pending: &batch{}, lastFlush: time.Now()}
+}
+
+// handOver makes b the writer's and starts a new pending batch.
+func (h *handler) handOver() {
+	select {
+	case b := <-h.free:
+		h.pending = b
+	default:
+		h.pending = &batch{}
+	}
+	h.lastFlush = time.Now()
 }
 
 // flush hands the pending batch to the writer. It blocks while the writer
@@ -108,8 +162,7 @@ func (h *handler) flush(ctx context.Context) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
-	h.pending = &batch{}
-	h.lastFlush = time.Now()
+	h.handOver()
 	return nil
 }
 
@@ -122,6 +175,15 @@ func (h *handler) maybeFlush(ctx context.Context) error {
 		return h.flush(ctx)
 	}
 	if !b.empty() && time.Since(b.started) >= h.e.batchInterval {
+		return h.flush(ctx)
+	}
+	return nil
+}
+
+// flushIfFull flushes when the batch is full (checked per row; the
+// interval is checked per event).
+func (h *handler) flushIfFull(ctx context.Context) error {
+	if h.pending.ops >= h.e.batchRows {
 		return h.flush(ctx)
 	}
 	return nil
@@ -159,24 +221,30 @@ func (h *handler) OnRows(ctx context.Context, ev *binlog.RowsEvent) error {
 		n /= 2
 	}
 	e.metrics.decoded.WithLabelValues(t.name, action).Add(float64(n))
-	base := opMeta{table: t.name, mapper: t.mapper, action: ev.Action, pos: ev.Pos, gtid: ev.GTID}
+	if len(ev.Rows) == 0 {
+		return nil
+	}
+	em := &eventMeta{table: t.name, mapper: t.mapper, action: ev.Action, pos: ev.Pos, gtid: ev.GTID}
+	h.touch(ev.Timestamp)
+	// The projected rows of the event, and the values of its points, each
+	// share one array.
+	rows := projectAll(ev.Rows, idx)
 
 	switch ev.Action {
 	case binlog.ActionInsert:
-		for _, raw := range ev.Rows {
-			h.touch(ev.Timestamp)
-			row := project(raw, idx)
-			m := base
-			m.row, m.outcome = row, OutInsertWritten
-			p, err := t.mapper.Map(row)
+		nm := len(t.mapper.Schema().Measurements)
+		values := make([]any, len(rows)*nm)
+		for i, row := range rows {
+			m := opMeta{ev: em, row: row, outcome: OutInsertWritten}
+			p, err := t.mapper.MapInto(row, values[i*nm:(i+1)*nm:(i+1)*nm])
 			if err != nil {
 				if err := h.dirty(t, m, err); err != nil {
 					return err
 				}
 				continue
 			}
-			h.pending.write(p, m)
-			if err := h.maybeFlush(ctx); err != nil {
+			h.pending.write(p, m, e.batchRows)
+			if err := h.flushIfFull(ctx); err != nil {
 				return err
 			}
 		}
@@ -185,12 +253,11 @@ func (h *handler) OnRows(ctx context.Context, ev *binlog.RowsEvent) error {
 			e.metrics.count(t.name, OutUpdateIgnored, n)
 			return nil
 		}
-		for i := 0; i+1 < len(ev.Rows); i += 2 {
-			h.touch(ev.Timestamp)
-			if err := h.update(t, base, project(ev.Rows[i], idx), project(ev.Rows[i+1], idx)); err != nil {
+		for i := 0; i+1 < len(rows); i += 2 {
+			if err := h.update(t, em, rows[i], rows[i+1]); err != nil {
 				return err
 			}
-			if err := h.maybeFlush(ctx); err != nil {
+			if err := h.flushIfFull(ctx); err != nil {
 				return err
 			}
 		}
@@ -199,11 +266,8 @@ func (h *handler) OnRows(ctx context.Context, ev *binlog.RowsEvent) error {
 			e.metrics.count(t.name, OutDeleteIgnored, n)
 			return nil
 		}
-		for _, raw := range ev.Rows {
-			h.touch(ev.Timestamp)
-			row := project(raw, idx)
-			m := base
-			m.row, m.outcome = row, OutDeleteApplied
+		for _, row := range rows {
+			m := opMeta{ev: em, row: row, outcome: OutDeleteApplied}
 			dev, ts, err := t.mapper.DeviceAndTime(row)
 			if err != nil {
 				// The row could not have been written: nothing to delete,
@@ -214,7 +278,7 @@ func (h *handler) OnRows(ctx context.Context, ev *binlog.RowsEvent) error {
 				continue
 			}
 			h.pending.delete(iotdbsink.Deletion{Schema: t.mapper.Schema(), Device: dev, Time: ts}, m)
-			if err := h.maybeFlush(ctx); err != nil {
+			if err := h.flushIfFull(ctx); err != nil {
 				return err
 			}
 		}
@@ -232,9 +296,8 @@ func (h *handler) OnRows(ctx context.Context, ev *binlog.RowsEvent) error {
 //   - when the device or time changed (the key moved) the old point is
 //     deleted only under on_delete: delete (update_moved_deleted), else it
 //     stays (update_moved_kept).
-func (h *handler) update(t *tableState, base opMeta, before, after []any) error {
-	m := base
-	m.row, m.outcome = after, OutUpdateWritten
+func (h *handler) update(t *tableState, em *eventMeta, before, after []any) error {
+	m := opMeta{ev: em, row: after, outcome: OutUpdateWritten}
 	p, err := t.mapper.Map(after)
 	if err != nil {
 		return h.dirty(t, m, err)
@@ -245,20 +308,18 @@ func (h *handler) update(t *tableState, base opMeta, before, after []any) error 
 		// The before image was unmappable, so it was never written.
 	case bdev != p.Device || bts != p.Time:
 		if t.cfg.OnDelete == config.OnDeleteDelete {
-			dm := base
-			dm.row, dm.outcome = before, OutUpdateMovedDelete
+			dm := opMeta{ev: em, row: before, outcome: OutUpdateMovedDelete}
 			h.pending.delete(iotdbsink.Deletion{Schema: t.mapper.Schema(), Device: bdev, Time: bts}, dm)
 		} else {
 			h.e.metrics.count(t.name, OutUpdateMovedKept, 1)
 		}
 	default:
 		if cleared := newlyNull(t.mapper.NullMeasurements(before), t.mapper.NullMeasurements(after)); len(cleared) > 0 {
-			dm := base
-			dm.row, dm.outcome = after, OutNullCleared
+			dm := opMeta{ev: em, row: after, outcome: OutNullCleared}
 			h.pending.delete(iotdbsink.Deletion{Schema: t.mapper.Schema(), Device: p.Device, Time: p.Time, Measurements: cleared}, dm)
 		}
 	}
-	h.pending.write(p, m)
+	h.pending.write(p, m, h.e.batchRows)
 	return nil
 }
 
@@ -284,11 +345,11 @@ func (h *handler) dirty(t *tableState, m opMeta, err error) error {
 	var de *mapping.DirtyError
 	if !errors.As(err, &de) {
 		// Not a row problem: a caller bug (row length); stop.
-		return &fatalError{fmt.Errorf("table %s at %s: %w", t.name, m.pos, err)}
+		return &fatalError{fmt.Errorf("table %s at %s: %w", t.name, m.ev.pos, err)}
 	}
 	return h.e.recordDirty(DirtyRecord{
 		Table: t.name, Key: de.Key, Column: de.Column, Value: de.Value, Reason: de.Reason, Detail: de.Detail,
-		Action: m.action.String(), Position: posString(m.pos), GTID: m.gtid,
+		Action: m.ev.action.String(), Position: posString(m.ev.pos), GTID: m.ev.gtid,
 	})
 }
 
@@ -328,8 +389,7 @@ func (h *handler) tryFlush() {
 	}
 	select {
 	case h.out <- b:
-		h.pending = &batch{}
-		h.lastFlush = time.Now()
+		h.handOver()
 	default:
 	}
 }

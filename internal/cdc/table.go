@@ -58,13 +58,20 @@ func (t *tableState) projection(cols []string, pos binlog.Position) ([]int, erro
 	return idx, nil
 }
 
-// project returns the row values in mapper column order.
-func project(row []any, idx []int) []any {
-	out := make([]any, len(idx))
-	for i, j := range idx {
-		if j < len(row) {
-			out[i] = row[j]
+// projectAll returns the rows' values in mapper column order. The rows
+// share one array.
+func projectAll(rows [][]any, idx []int) [][]any {
+	k := len(idx)
+	vals := make([]any, len(rows)*k)
+	out := make([][]any, len(rows))
+	for r, row := range rows {
+		dst := vals[r*k : (r+1)*k : (r+1)*k]
+		for i, j := range idx {
+			if j < len(row) {
+				dst[i] = row[j]
+			}
 		}
+		out[r] = dst
 	}
 	return out
 }

@@ -55,11 +55,11 @@ func TestBatchSegments(t *testing.T) {
 	var b batch
 	p := mapping.Point{Device: "root.a.b"}
 	d := iotdbsink.Deletion{Device: "root.a.b"}
-	b.write(p, opMeta{})
-	b.write(p, opMeta{})
+	b.write(p, opMeta{}, 4)
+	b.write(p, opMeta{}, 4)
 	b.delete(d, opMeta{})
 	b.delete(d, opMeta{})
-	b.write(p, opMeta{})
+	b.write(p, opMeta{}, 4)
 	if b.ops != 5 || len(b.segs) != 3 {
 		t.Fatalf("ops %d segs %d", b.ops, len(b.segs))
 	}
@@ -68,6 +68,23 @@ func TestBatchSegments(t *testing.T) {
 	}
 	if len(b.segs[1].meta) != 2 {
 		t.Fatal("meta not parallel to deletions")
+	}
+
+	// A reused batch starts empty, whatever its earlier segments were.
+	old := b.segs[0].points[:2]
+	b.commit, b.hasCommit, b.force = binlog.Position{File: "f", Pos: 9}, true, true
+	b.reset()
+	if !b.empty() || b.force || len(b.segs) != 0 {
+		t.Fatalf("reset batch: %+v", b)
+	}
+	if old[0].Device != "" {
+		t.Fatal("reset left a point behind (it would keep its row alive)")
+	}
+	b.delete(d, opMeta{})
+	b.write(p, opMeta{}, 4)
+	if b.ops != 2 || len(b.segs) != 2 || !b.segs[0].del || len(b.segs[0].dels) != 1 || len(b.segs[0].points) != 0 ||
+		b.segs[1].del || len(b.segs[1].points) != 1 || len(b.segs[1].meta) != 1 {
+		t.Fatalf("reused batch segments %+v", b.segs)
 	}
 	var e batch
 	if !e.empty() {
@@ -80,9 +97,15 @@ func TestBatchSegments(t *testing.T) {
 }
 
 func TestProjection(t *testing.T) {
-	// projection needs a mapper only for Columns(); exercise project directly.
-	row := []any{1, "a", nil, 2.5}
-	if got := project(row, []int{3, 1, 0}); !reflect.DeepEqual(got, []any{2.5, "a", 1}) {
-		t.Fatalf("project = %v", got)
+	// projection needs a mapper only for Columns(); exercise projectAll directly.
+	rows := [][]any{{1, "a", nil, 2.5}, {2, "b", 3, nil}}
+	got := projectAll(rows, []int{3, 1, 0})
+	if !reflect.DeepEqual(got, [][]any{{2.5, "a", 1}, {nil, "b", 2}}) {
+		t.Fatalf("projectAll = %v", got)
+	}
+	// The rows share an array but not their tails.
+	_ = append(got[0], "x")
+	if got[1][0] != nil {
+		t.Fatal("appending to one projected row overwrote the next")
 	}
 }

@@ -24,6 +24,7 @@ import (
 type writer struct {
 	e    *Engine
 	in   <-chan *batch
+	free chan *batch // applied batches, emptied, back to the handler
 	done chan struct{}
 	err  error // set before done is closed
 
@@ -46,7 +47,7 @@ func (e *fatalError) Error() string { return e.err.Error() }
 func (e *fatalError) Unwrap() error { return e.err }
 
 func newWriter(e *Engine, in <-chan *batch) *writer {
-	return &writer{e: e, in: in, done: make(chan struct{}), lastSave: time.Now()}
+	return &writer{e: e, in: in, free: make(chan *batch, 2), done: make(chan struct{}), lastSave: time.Now()}
 }
 
 // run consumes batches until in is closed (then saves the checkpoint) or a
@@ -73,7 +74,13 @@ func (w *writer) run(ctx context.Context, fail func()) {
 				fail()
 				return
 			}
-			if w.unsaved && (b.force || time.Since(w.lastSave) >= interval) {
+			force := b.force
+			b.reset()
+			select {
+			case w.free <- b:
+			default:
+			}
+			if w.unsaved && (force || time.Since(w.lastSave) >= interval) {
 				if err := w.save(); err != nil {
 					w.err = err
 					fail()
@@ -125,9 +132,9 @@ func (w *writer) apply(ctx context.Context, b *batch) error {
 				rejected[pi] = true
 				m := s.meta[pi]
 				if err := e.recordDirty(DirtyRecord{
-					Table: m.table, Key: m.mapper.KeyString(m.row), Value: rj.Device,
+					Table: m.ev.table, Key: m.ev.mapper.KeyString(m.row), Value: rj.Device,
 					Reason: "iotdb_rejected", Detail: fmt.Sprintf("status %d: %s", rj.Code, rj.Message),
-					Action: m.action.String(), Position: posString(m.pos), GTID: m.gtid,
+					Action: m.ev.action.String(), Position: posString(m.ev.pos), GTID: m.ev.gtid,
 				}); err != nil {
 					return err
 				}
@@ -168,9 +175,9 @@ func (w *writer) applyDeletes(ctx context.Context, s *segment) error {
 	for i, d := range s.dels {
 		m := s.meta[i]
 		if err := e.recordDirty(DirtyRecord{
-			Table: m.table, Key: m.mapper.KeyString(m.row), Value: d.Device,
+			Table: m.ev.table, Key: m.ev.mapper.KeyString(m.row), Value: d.Device,
 			Reason: "iotdb_delete_rejected", Detail: err.Error(),
-			Action: m.action.String(), Position: posString(m.pos), GTID: m.gtid,
+			Action: m.ev.action.String(), Position: posString(m.ev.pos), GTID: m.ev.gtid,
 		}); err != nil {
 			return err
 		}
@@ -178,18 +185,24 @@ func (w *writer) applyDeletes(ctx context.Context, s *segment) error {
 	return nil
 }
 
+// countSegment adds the segment's operations to the row counters. Runs of
+// operations with the same table and outcome (most of a segment) are
+// counted at once.
 func (w *writer) countSegment(s *segment, rejected map[int]bool) {
-	type key struct{ table, outcome string }
-	counts := map[key]int{}
+	var table, outcome string
+	run := 0
 	for i, m := range s.meta {
 		if rejected[i] {
 			continue
 		}
-		counts[key{m.table, m.outcome}]++
+		if run > 0 && (m.ev.table != table || m.outcome != outcome) {
+			w.e.metrics.count(table, outcome, run)
+			run = 0
+		}
+		table, outcome = m.ev.table, m.outcome
+		run++
 	}
-	for k, n := range counts {
-		w.e.metrics.count(k.table, k.outcome, n)
-	}
+	w.e.metrics.count(table, outcome, run)
 }
 
 // retryableStatus mirrors the sink's transient classification
