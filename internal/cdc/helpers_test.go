@@ -51,6 +51,7 @@ type fixture struct {
 	extraTables        string // YAML appended to mysql.tables
 	extraMappings      string // YAML appended to iotdb.mappings
 	retryGiveUp        string
+	tableModel         bool // IoTDB table model: readings -> table factory.readings, tags site, dev
 	logw               *testLogWriter
 }
 
@@ -79,6 +80,11 @@ func (f *fixture) exec(stmts ...string) {
 }
 
 func (f *fixture) yaml() string {
+	model, device := "", `device: "root.factory.${site}.${dev}"`
+	if f.tableModel {
+		model = "model: table\n  database: factory"
+		device = "device: readings\n      tags: [site, dev]"
+	}
 	return fmt.Sprintf(`
 mysql:
   host: 127.0.0.1
@@ -97,9 +103,10 @@ iotdb:
   password: root
   batch: {rows: %d, interval: %s}
   retry: {initial: 20ms, max: 200ms, give_up_after: %s}
+  %s
   mappings:
     - table: readings
-      device: "root.factory.${site}.${dev}"
+      %s
       time: {column: ts}
       measurements:
         - {column: temp}
@@ -117,7 +124,7 @@ dirty_rows: {policy: %s, file: %s, max: %d}
 metrics: {listen: "127.0.0.1:0"}
 log: {level: debug}
 `, f.m.Port, f.m.BridgeUser, f.m.BridgePassword, f.m.Database, f.extraTables,
-		f.iot.Addr(), f.batchRows, f.batchInterval, f.retryGiveUp, f.onUpdate, f.onDelete, f.extraMappings,
+		f.iot.Addr(), f.batchRows, f.batchInterval, f.retryGiveUp, model, device, f.onUpdate, f.onDelete, f.extraMappings,
 		f.start, f.checkpointPath(), f.dirtyPolicy, f.dirtyPath(), f.dirtyMax)
 }
 
@@ -246,9 +253,29 @@ func (s state) points() int {
 	return n
 }
 
-// actual reads everything iotdbtest stores.
+// actual reads everything iotdbtest stores. In the table model a row's
+// columns (tags included) become "site\x00dev.column" series, as
+// mapQuery names them.
 func (f *fixture) actual() state {
 	out := state{}
+	if f.tableModel {
+		for _, row := range f.iot.TableRows("factory", "readings") {
+			site, _ := row["site"].(string)
+			dev, _ := row["dev"].(string)
+			ts, _ := row["time"].(int64)
+			for col, v := range row {
+				if col == "time" || v == nil {
+					continue
+				}
+				k := site + "\x00" + dev + "." + col
+				if out[k] == nil {
+					out[k] = map[int64]any{}
+				}
+				out[k][ts] = v
+			}
+		}
+		return out
+	}
 	for _, si := range f.iot.Series() {
 		pts := f.iot.Points(si.Path)
 		if len(pts) == 0 {
@@ -275,11 +302,18 @@ func (f *fixture) expected(table string) state {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	mp, err := mapping.Compile(mc, ts, mapping.Options{Precision: "ms"})
+	mp, err := mapping.Compile(mc, ts, f.mapOptions())
 	if err != nil {
 		f.t.Fatal(err)
 	}
 	return f.mapQuery(mp, "SELECT "+strings.Join(mp.SelectList(), ", ")+" FROM "+table)
+}
+
+func (f *fixture) mapOptions() mapping.Options {
+	if f.tableModel {
+		return mapping.Options{Precision: "ms", Model: "table", Database: "factory"}
+	}
+	return mapping.Options{Precision: "ms"}
 }
 
 // waitState polls until IoTDB holds want.
@@ -359,7 +393,7 @@ func (f *fixture) expectedWhere(table, where string) state {
 	if err != nil {
 		f.t.Fatal(err)
 	}
-	mp, err := mapping.Compile(&m, ts, mapping.Options{Precision: "ms"})
+	mp, err := mapping.Compile(&m, ts, f.mapOptions())
 	if err != nil {
 		f.t.Fatal(err)
 	}

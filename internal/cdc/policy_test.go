@@ -16,13 +16,26 @@ import (
 //	id 4: deleted
 //	id 5: deleted, then inserted again with the same key and new values
 //	      (binlog order: the row must end present)
+//
+// Each combination runs in the tree model and in the table model, where
+// deletes are whole rows (a NULL-ed column deletes the row and writes the
+// after-image again).
 func TestIntegrationPolicies(t *testing.T) {
-	for _, tc := range []struct{ onUpdate, onDelete string }{
-		{"overwrite", "delete"}, {"overwrite", "ignore"}, {"ignore", "delete"}, {"ignore", "ignore"},
-	} {
-		t.Run(tc.onUpdate+"_"+tc.onDelete, func(t *testing.T) {
+	type tcase struct {
+		model              string
+		onUpdate, onDelete string
+	}
+	var cases []tcase
+	for _, model := range []string{"tree", "table"} {
+		for _, p := range [][2]string{{"overwrite", "delete"}, {"overwrite", "ignore"}, {"ignore", "delete"}, {"ignore", "ignore"}} {
+			cases = append(cases, tcase{model, p[0], p[1]})
+		}
+	}
+	for _, tc := range cases {
+		t.Run(tc.model+"_"+tc.onUpdate+"_"+tc.onDelete, func(t *testing.T) {
 			f := newFixture(t)
 			f.onUpdate, f.onDelete = tc.onUpdate, tc.onDelete
+			f.tableModel = tc.model == "table"
 			f.exec(readingsDDL)
 			r := f.run()
 			r.waitStreaming(t)
