@@ -408,6 +408,61 @@ func treeDatabase(mappingDB, defaultDB string, nodes []templateNode) (string, er
 // the schema's spelling.
 func (mp *Mapper) Columns() []string { return mp.columns }
 
+// Reorder returns a mapper for rows whose values come in the order of cols
+// (names matched case-insensitively, as MySQL does) instead of Columns():
+// CDC maps binlog row images, which list every column of the table in table
+// order, without copying each row into Columns() order. cols may hold
+// columns the mapping does not use; every column it does use must be
+// there. The result shares the device cache and the schema.
+func (mp *Mapper) Reorder(cols []string) (*Mapper, error) {
+	pos := make([]int, len(mp.columns))
+	for i, c := range mp.columns {
+		pos[i] = -1
+		for j, ec := range cols {
+			if strings.EqualFold(c, ec) {
+				pos[i] = j
+				break
+			}
+		}
+		if pos[i] < 0 {
+			return nil, fmt.Errorf("mapping %s: column %q is not among the row's columns (%s)", mp.table, c, strings.Join(cols, ", "))
+		}
+	}
+	remap := func(idx []int) []int {
+		out := make([]int, len(idx))
+		for i, x := range idx {
+			out[i] = pos[x]
+		}
+		return out
+	}
+	nm := *mp
+	nm.columns = append([]string(nil), cols...)
+	nm.timeIdx = pos[mp.timeIdx]
+	nm.deviceCols = remap(mp.deviceCols)
+	nm.keyIdx = remap(mp.keyIdx)
+	nm.nodes = make([]compiledNode, len(mp.nodes))
+	for i, n := range mp.nodes {
+		cn := compiledNode{literal: n.literal}
+		for _, p := range n.pieces {
+			if p.ref != nil {
+				p.ref = &partRef{idx: pos[p.ref.idx], conv: p.ref.conv}
+			}
+			cn.pieces = append(cn.pieces, p)
+		}
+		nm.nodes[i] = cn
+	}
+	nm.tags = make([]partRef, len(mp.tags))
+	for i, t := range mp.tags {
+		nm.tags[i] = partRef{idx: pos[t.idx], conv: t.conv}
+	}
+	nm.fields = make([]fieldRef, len(mp.fields))
+	for i, f := range mp.fields {
+		f.idx = pos[f.idx]
+		nm.fields[i] = f
+	}
+	return &nm, nil
+}
+
 // Schema is the layout shared by every point of this mapping.
 func (mp *Mapper) Schema() *Schema { return mp.schema }
 

@@ -707,3 +707,63 @@ func TestMapInto(t *testing.T) {
 		}
 	}
 }
+
+// A reordered mapper reads rows in another column order (with extra
+// columns, names in another case) and gives the same points, keys, NULL
+// sets and dirty-row columns as the original; in both models.
+func TestReorder(t *testing.T) {
+	tm := baseMapping()
+	tm.Unsigned = "string"
+	tm.Device = "root.factory.${site}.x${device_id}"
+	m := baseMapping()
+	m.Device = "readings"
+	m.Tags = []string{"site", "device_id"}
+	m.Measurements = []config.Measurement{{Column: "temperature"}, {Column: "level"}}
+	for _, mp := range []*Mapper{mustCompile(t, tm, Options{}), mustCompile(t, m, Options{Model: "table", Database: "factory"})} {
+		vals := binlogRow()
+		vals["unmapped"] = "extra"
+		cols := []string{"UNMAPPED"}
+		for i := len(mp.Columns()) - 1; i >= 0; i-- {
+			cols = append(cols, strings.ToUpper(mp.Columns()[i]))
+		}
+		rm, err := mp.Reorder(cols)
+		if err != nil {
+			t.Fatal(err)
+		}
+		orig := rowOf(t, mp, vals)
+		row := make([]any, len(cols))
+		for i, c := range cols {
+			row[i] = vals[strings.ToLower(c)]
+		}
+		want, err := mp.Map(orig)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := rm.Map(row)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Fatalf("%s: reordered %#v, want %#v", mp.Schema().Model, got, want)
+		}
+		if rm.KeyString(row) != mp.KeyString(orig) || rm.KeyString(row) == "" {
+			t.Fatalf("key %q, want %q", rm.KeyString(row), mp.KeyString(orig))
+		}
+		// NULL a measurement and the time: same NULL set, the time column named.
+		vals["temperature"], vals["created_at"] = nil, nil
+		for i, c := range cols {
+			row[i] = vals[strings.ToLower(c)]
+		}
+		orig = rowOf(t, mp, vals)
+		if !reflect.DeepEqual(rm.NullMeasurements(row), mp.NullMeasurements(orig)) {
+			t.Fatalf("NullMeasurements %v, want %v", rm.NullMeasurements(row), mp.NullMeasurements(orig))
+		}
+		_, err = rm.Map(row)
+		if de, reason := dirtyReason(t, err); reason != ReasonNullTime || !strings.EqualFold(de.Column, "created_at") {
+			t.Fatalf("dirty %+v", de)
+		}
+		if _, err := mp.Reorder([]string{"id", "site"}); err == nil || !strings.Contains(err.Error(), "not among") {
+			t.Fatalf("missing columns: %v", err)
+		}
+	}
+}

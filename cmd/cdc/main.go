@@ -64,7 +64,7 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	bridge.TuneGC(256 << 20)
+	bridge.TuneGC(128 << 20)
 	stopProfile := bridge.StartProfile()
 	code := run(ctx, f, os.Stdout, os.Stderr)
 	stopProfile()

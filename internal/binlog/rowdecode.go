@@ -4,7 +4,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math"
 	"reflect"
 	"strconv"
 	"time"
@@ -67,6 +66,9 @@ type rowPlan struct {
 	fast            bool // every column has a type decodeFast handles
 	cols            []fastCol
 	nullBitmapBytes int
+	perKind         [sizeKinds]int // boxed slots per row image, by kind
+	lastImage       int            // bytes of the last row image decoded
+	box             boxer
 }
 
 type fastCol struct {
@@ -253,6 +255,22 @@ func (d *rowDecoder) newPlan(tm *replication.TableMapEvent) *rowPlan {
 		p.cols[i] = c
 	}
 	p.nullBitmapBytes = (n + 7) / 8
+	for _, c := range p.cols {
+		switch c.kind {
+		case kShort:
+			p.perKind[size16]++
+		case kInt24, kLong, kFloat:
+			p.perKind[size32]++
+		case kLongLong, kDouble, kYear, kEnum, kSet, kBit:
+			p.perKind[size64]++
+		case kDecimal, kDate, kString:
+			p.perKind[sizeString]++
+		case kBlob:
+			p.perKind[sizeBytes]++
+		case kDatetime2, kTimestamp2:
+			p.perKind[sizeTime]++
+		}
+	}
 	return p
 }
 
@@ -379,28 +397,27 @@ func (p *rowPlan) decodeRows(data []byte, update bool) (rows [][]any, err error)
 		}
 	}()
 	n := len(p.cols)
-	var vals []any
+	// Size the arrays from the last image size seen for this layout.
+	est := len(data)/max(p.lastImage, p.nullBitmapBytes+1) + 1
+	p.box.reset(p, est)
+	vals := make([]any, 0, est*n)
 	pos := 0
 	images := 0
 	for pos < len(data) {
-		if images == 1 {
-			// Size the backing array from the first image.
-			per := max(pos, 1)
-			est := (len(data)/per + 1) * n
-			if cap(vals) < est {
-				grown := make([]any, len(vals), est)
-				copy(grown, vals)
-				vals = grown
-			}
-		}
 		start := len(vals)
-		vals = append(vals, make([]any, n)...)
+		if start+n > cap(vals) {
+			grown := make([]any, start, 2*cap(vals)+n)
+			copy(grown, vals)
+			vals = grown
+		}
+		vals = vals[:start+n] // fresh memory: already nil
 		used, err := p.decodeImage(data[pos:], vals[start:start+n])
 		if err != nil {
 			return nil, err
 		}
 		pos += used
 		images++
+		p.lastImage = used
 	}
 	if update && images%2 != 0 {
 		return nil, fmt.Errorf("update event with %d row images", images)
@@ -422,6 +439,7 @@ func (p *rowPlan) decodeImage(data []byte, row []any) (int, error) {
 		}
 		c := &p.cols[i]
 		b := data[pos:]
+		box := &p.box
 		var v any
 		n := c.size
 		switch c.kind {
@@ -434,60 +452,60 @@ func (p *rowPlan) decodeImage(data []byte, row []any) (int, error) {
 		case kShort:
 			u := binary.LittleEndian.Uint16(b)
 			if c.unsigned {
-				v = u
+				v = box.uint16(u)
 			} else {
-				v = int16(u)
+				v = box.int16(int16(u))
 			}
 		case kInt24:
 			u := uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16
 			if c.unsigned {
-				v = u
+				v = box.uint32(u)
 			} else {
 				if u&0x00800000 != 0 {
 					u |= 0xff000000
 				}
-				v = int32(u)
+				v = box.int32(int32(u))
 			}
 		case kLong:
 			u := binary.LittleEndian.Uint32(b)
 			if c.unsigned {
-				v = u
+				v = box.uint32(u)
 			} else {
-				v = int32(u)
+				v = box.int32(int32(u))
 			}
 		case kLongLong:
 			u := binary.LittleEndian.Uint64(b)
 			if c.unsigned {
-				v = u
+				v = box.uint64(u)
 			} else {
-				v = int64(u)
+				v = box.int64(int64(u))
 			}
 		case kFloat:
-			v = math.Float32frombits(binary.LittleEndian.Uint32(b))
+			v = box.float32(binary.LittleEndian.Uint32(b))
 		case kDouble:
-			v = math.Float64frombits(binary.LittleEndian.Uint64(b))
+			v = box.float64(binary.LittleEndian.Uint64(b))
 		case kDecimal:
-			v = decodeDecimalText(b[:c.size], int(c.prec), int(c.scale))
+			v = box.string(decodeDecimalText(b[:c.size], int(c.prec), int(c.scale)))
 		case kYear:
 			y := int(b[0])
 			if y != 0 {
 				y += 1900
 			}
-			v = y
+			v = box.int(y)
 		case kDate:
-			v = dateText(uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16)
+			v = box.string(dateText(uint32(b[0]) | uint32(b[1])<<8 | uint32(b[2])<<16))
 		case kDatetime2:
 			t, ok := datetime2(b, c.dec)
 			if !ok {
 				return 0, errSlowPath
 			}
-			v = t
+			v = box.time(t)
 		case kTimestamp2:
 			t, ok := timestamp2(b, c.dec)
 			if !ok {
 				return 0, errSlowPath
 			}
-			v = t
+			v = box.time(t)
 		case kString:
 			var l int
 			if c.lenBytes == 1 {
@@ -496,7 +514,7 @@ func (p *rowPlan) decodeImage(data []byte, row []any) (int, error) {
 				l = int(binary.LittleEndian.Uint16(b))
 			}
 			n = c.lenBytes + l
-			v = bytesString(b[c.lenBytes:n])
+			v = box.string(bytesString(b[c.lenBytes:n]))
 		case kBlob:
 			var l int
 			switch c.lenBytes {
@@ -510,25 +528,25 @@ func (p *rowPlan) decodeImage(data []byte, row []any) (int, error) {
 				l = int(binary.LittleEndian.Uint32(b))
 			}
 			n = c.lenBytes + l
-			v = b[c.lenBytes:n:n]
+			v = box.bytes(b[c.lenBytes:n:n])
 		case kEnum:
 			if c.size == 1 {
-				v = int64(b[0])
+				v = box.int64(int64(b[0]))
 			} else {
-				v = int64(binary.LittleEndian.Uint16(b))
+				v = box.int64(int64(binary.LittleEndian.Uint16(b)))
 			}
 		case kSet:
 			var u uint64
 			for j := c.size - 1; j >= 0; j-- {
 				u = u<<8 | uint64(b[j])
 			}
-			v = int64(u)
+			v = box.int64(int64(u))
 		case kBit:
 			var u uint64
 			for j := 0; j < c.size; j++ {
 				u = u<<8 | uint64(b[j])
 			}
-			v = int64(u)
+			v = box.int64(int64(u))
 		}
 		row[i] = v
 		pos += n

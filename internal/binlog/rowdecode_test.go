@@ -3,8 +3,11 @@ package binlog
 import (
 	"context"
 	"fmt"
+	"math"
 	"math/rand/v2"
 	"reflect"
+	"runtime"
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -19,6 +22,37 @@ func TestRowsEventTypeFieldFound(t *testing.T) {
 	// Without it every event silently takes go-mysql's slower decoder.
 	if rowsEventTypeIndex < 0 {
 		t.Fatal("go-mysql's RowsEvent has no eventType field: the fast row decoder is disabled")
+	}
+}
+
+// Boxed values survive collections and chunk boundaries, with their types.
+func TestBoxer(t *testing.T) {
+	p := &rowPlan{}
+	p.perKind = [sizeKinds]int{1, 1, 1, 1, 1, 1}
+	p.box.reset(p, 3) // chunks of 3 slots: many chunks below
+	var got []any
+	var want []any
+	for i := range 1000 {
+		b := &p.box
+		t0 := time.Unix(int64(i)*7919, int64(i)).UTC()
+		s := fmt.Sprint("s", i)
+		bs := []byte(s)
+		got = append(got, b.int16(int16(-i)), b.uint16(uint16(i)), b.int32(int32(-i)), b.uint32(uint32(i)),
+			b.float32(math.Float32bits(float32(i)/4)), b.int64(int64(-i)<<40), b.uint64(uint64(i)<<50),
+			b.float64(math.Float64bits(float64(i)/8)), b.int(i*1000), b.string(s), b.bytes(bs), b.time(t0))
+		want = append(want, int16(-i), uint16(i), int32(-i), uint32(i), float32(i)/4, int64(-i)<<40, uint64(i)<<50,
+			float64(i)/8, i*1000, s, []byte(s), t0)
+		if i%100 == 0 {
+			runtime.GC()
+		}
+	}
+	runtime.GC()
+	if !reflect.DeepEqual(got, want) {
+		for i := range got {
+			if !reflect.DeepEqual(got[i], want[i]) {
+				t.Fatalf("value %d: %T %v, want %T %v", i, got[i], got[i], want[i], want[i])
+			}
+		}
 	}
 }
 
@@ -201,6 +235,7 @@ func TestIntegrationRowDecoderMatchesGoMySQL(t *testing.T) {
 	type seen struct{ rows, compared int }
 	got := map[string]*seen{}
 	var mismatch []string
+	var kept [][2][][]any // every event's rows both ways, compared again after collections
 	decodeBoth := func(re *replication.RowsEvent, data []byte) error {
 		std := *re
 		if err := std.Decode(data); err != nil {
@@ -226,6 +261,7 @@ func TestIntegrationRowDecoderMatchesGoMySQL(t *testing.T) {
 			mismatch = append(mismatch, fmt.Sprintf("%s: %d rows, go-mysql %d", name, len(re.Rows), len(std.Rows)))
 			return nil
 		}
+		kept = append(kept, [2][][]any{re.Rows, std.Rows})
 		cols := re.Table.ColumnNameString()
 		for i := range std.Rows {
 			for j := range std.Rows[i] {
@@ -262,6 +298,15 @@ func TestIntegrationRowDecoderMatchesGoMySQL(t *testing.T) {
 	}
 	if len(mismatch) > 0 {
 		t.Fatalf("decoders disagree:\n%s", strings.Join(mismatch, "\n"))
+	}
+	// The values point into shared arrays: they must outlive collections
+	// and the buffers of later events.
+	runtime.GC()
+	debug.FreeOSMemory()
+	for _, k := range kept {
+		if !reflect.DeepEqual(k[0], k[1]) {
+			t.Fatal("decoded values changed after garbage collections")
+		}
 	}
 	// The UPDATE and DELETE see ids 0..n-1 and 100000..100003.
 	updated, deleted := 0, 0

@@ -301,7 +301,7 @@ func (e *Engine) compileAll(ctx context.Context) error {
 			}
 			e.tables[m.Table] = t
 		}
-		t.schema, t.mapper, t.idx, t.lastCols = ts, mp, nil, nil
+		t.schema, t.mapper, t.byCols, t.lastCols = ts, mp, nil, nil
 	}
 	if len(errs) > 0 {
 		return fmt.Errorf("cdc: mappings do not compile:\n  %s", strings.Join(errs, "\n  "))

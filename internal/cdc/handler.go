@@ -209,7 +209,7 @@ func (h *handler) OnRows(ctx context.Context, ev *binlog.RowsEvent) error {
 	if t == nil {
 		return nil
 	}
-	idx, err := t.projection(ev.Columns, ev.Pos)
+	mp, err := t.mapperFor(ev.Columns, ev.Pos)
 	if err != nil {
 		return err
 	}
@@ -224,19 +224,18 @@ func (h *handler) OnRows(ctx context.Context, ev *binlog.RowsEvent) error {
 	if len(ev.Rows) == 0 {
 		return nil
 	}
-	em := &eventMeta{table: t.name, mapper: t.mapper, action: ev.Action, pos: ev.Pos, gtid: ev.GTID}
+	em := &eventMeta{table: t.name, mapper: mp, action: ev.Action, pos: ev.Pos, gtid: ev.GTID}
 	h.touch(ev.Timestamp)
-	// The projected rows of the event, and the values of its points, each
-	// share one array.
-	rows := projectAll(ev.Rows, idx)
+	rows := ev.Rows
 
 	switch ev.Action {
 	case binlog.ActionInsert:
-		nm := len(t.mapper.Schema().Measurements)
+		// The values of the event's points share one array.
+		nm := len(mp.Schema().Measurements)
 		values := make([]any, len(rows)*nm)
 		for i, row := range rows {
 			m := opMeta{ev: em, row: row, outcome: OutInsertWritten}
-			p, err := t.mapper.MapInto(row, values[i*nm:(i+1)*nm:(i+1)*nm])
+			p, err := mp.MapInto(row, values[i*nm:(i+1)*nm:(i+1)*nm])
 			if err != nil {
 				if err := h.dirty(t, m, err); err != nil {
 					return err
@@ -268,7 +267,7 @@ func (h *handler) OnRows(ctx context.Context, ev *binlog.RowsEvent) error {
 		}
 		for _, row := range rows {
 			m := opMeta{ev: em, row: row, outcome: OutDeleteApplied}
-			dev, ts, err := t.mapper.DeviceAndTime(row)
+			dev, ts, err := mp.DeviceAndTime(row)
 			if err != nil {
 				// The row could not have been written: nothing to delete,
 				// but say so like any other unmappable row.
@@ -277,7 +276,7 @@ func (h *handler) OnRows(ctx context.Context, ev *binlog.RowsEvent) error {
 				}
 				continue
 			}
-			h.pending.delete(iotdbsink.Deletion{Schema: t.mapper.Schema(), Device: dev, Time: ts}, m)
+			h.pending.delete(iotdbsink.Deletion{Schema: mp.Schema(), Device: dev, Time: ts}, m)
 			if err := h.flushIfFull(ctx); err != nil {
 				return err
 			}
@@ -298,25 +297,25 @@ func (h *handler) OnRows(ctx context.Context, ev *binlog.RowsEvent) error {
 //     stays (update_moved_kept).
 func (h *handler) update(t *tableState, em *eventMeta, before, after []any) error {
 	m := opMeta{ev: em, row: after, outcome: OutUpdateWritten}
-	p, err := t.mapper.Map(after)
+	p, err := em.mapper.Map(after)
 	if err != nil {
 		return h.dirty(t, m, err)
 	}
-	bdev, bts, berr := t.mapper.DeviceAndTime(before)
+	bdev, bts, berr := em.mapper.DeviceAndTime(before)
 	switch {
 	case berr != nil:
 		// The before image was unmappable, so it was never written.
 	case bdev != p.Device || bts != p.Time:
 		if t.cfg.OnDelete == config.OnDeleteDelete {
 			dm := opMeta{ev: em, row: before, outcome: OutUpdateMovedDelete}
-			h.pending.delete(iotdbsink.Deletion{Schema: t.mapper.Schema(), Device: bdev, Time: bts}, dm)
+			h.pending.delete(iotdbsink.Deletion{Schema: em.mapper.Schema(), Device: bdev, Time: bts}, dm)
 		} else {
 			h.e.metrics.count(t.name, OutUpdateMovedKept, 1)
 		}
 	default:
-		if cleared := newlyNull(t.mapper.NullMeasurements(before), t.mapper.NullMeasurements(after)); len(cleared) > 0 {
+		if cleared := newlyNull(em.mapper.NullMeasurements(before), em.mapper.NullMeasurements(after)); len(cleared) > 0 {
 			dm := opMeta{ev: em, row: after, outcome: OutNullCleared}
-			h.pending.delete(iotdbsink.Deletion{Schema: t.mapper.Schema(), Device: p.Device, Time: p.Time, Measurements: cleared}, dm)
+			h.pending.delete(iotdbsink.Deletion{Schema: em.mapper.Schema(), Device: p.Device, Time: p.Time, Measurements: cleared}, dm)
 		}
 	}
 	h.pending.write(p, m, h.e.batchRows)
@@ -415,7 +414,7 @@ func (h *handler) OnDDL(ctx context.Context, schema, query string, pos binlog.Po
 				"fix the mapping (or the table) and restart: cdc resumes before this statement", t.name, pos, abbreviate(query, 200), err)}
 		}
 		t.schema, t.mapper = ts, mp
-		t.idx, t.lastCols = nil, nil
+		t.byCols, t.lastCols = nil, nil
 		h.e.log.Info().Str("table", t.name).Stringer("at", pos).Str("ddl", abbreviate(query, 200)).
 			Strs("columns", mp.Columns()).Msg("schema changed: mapping recompiled")
 	}

@@ -12,9 +12,9 @@ import (
 )
 
 // tableState is one mapped table: its mapping, its compiled mapper and the
-// projection from binlog column order to the mapper's column order.
+// mapper reordered for the binlog's column order.
 //
-// The mapper and the projection are owned by the handler goroutine (DDL
+// The mappers are owned by the handler goroutine (DDL
 // replaces them there); batches in flight keep the mapper they were mapped
 // with.
 type tableState struct {
@@ -24,56 +24,28 @@ type tableState struct {
 	schema *mapping.TableSchema
 	mapper *mapping.Mapper
 
-	// Projection cache for the last column list seen in a rows event of this
-	// table: idx[i] is the event column holding mapper.Columns()[i]. Row
-	// images are decoded by the binlog's own column names, so an event
-	// written before a schema change is read with the columns it was written
-	// with.
+	// The mapper reordered for the last column list seen in a rows event of
+	// this table (binlog row images hold every column in table order). Row
+	// images are read by the binlog's own column names, so an event written
+	// before a schema change is read with the columns it was written with.
 	lastCols []string
-	idx      []int
+	byCols   *mapping.Mapper
 }
 
-// projection returns the index vector for an event's column list.
-func (t *tableState) projection(cols []string, pos binlog.Position) ([]int, error) {
-	if t.idx != nil && slices.Equal(cols, t.lastCols) {
-		return t.idx, nil
+// mapperFor returns the table's mapper for rows in the order of an event's
+// column list.
+func (t *tableState) mapperFor(cols []string, pos binlog.Position) (*mapping.Mapper, error) {
+	if t.byCols != nil && slices.Equal(cols, t.lastCols) {
+		return t.byCols, nil
 	}
-	want := t.mapper.Columns()
-	idx := make([]int, len(want))
-	for i, c := range want {
-		idx[i] = -1
-		for j, ec := range cols {
-			if strings.EqualFold(c, ec) {
-				idx[i] = j
-				break
-			}
-		}
-		if idx[i] < 0 {
-			return nil, &fatalError{fmt.Errorf("table %s: the binlog rows event at %s has no column %q that the mapping uses (event columns: %s); "+
-				"the column was dropped or renamed: fix the mapping, or if the event predates the column, start from a later position",
-				t.name, pos, c, strings.Join(cols, ", "))}
-		}
+	mp, err := t.mapper.Reorder(cols)
+	if err != nil {
+		return nil, &fatalError{fmt.Errorf("table %s: the binlog rows event at %s lacks a column the mapping uses: %w; "+
+			"the column was dropped or renamed: fix the mapping, or if the event predates the column, start from a later position",
+			t.name, pos, err)}
 	}
-	t.lastCols, t.idx = cols, idx
-	return idx, nil
-}
-
-// projectAll returns the rows' values in mapper column order. The rows
-// share one array.
-func projectAll(rows [][]any, idx []int) [][]any {
-	k := len(idx)
-	vals := make([]any, len(rows)*k)
-	out := make([][]any, len(rows))
-	for r, row := range rows {
-		dst := vals[r*k : (r+1)*k : (r+1)*k]
-		for i, j := range idx {
-			if j < len(row) {
-				dst[i] = row[j]
-			}
-		}
-		out[r] = dst
-	}
-	return out
+	t.lastCols, t.byCols = cols, mp
+	return mp, nil
 }
 
 // compileTable loads the live schema of a table and compiles its mapping.

@@ -95,17 +95,3 @@ func TestBatchSegments(t *testing.T) {
 		t.Fatal("a commit-only batch is not empty: it carries the checkpoint")
 	}
 }
-
-func TestProjection(t *testing.T) {
-	// projection needs a mapper only for Columns(); exercise projectAll directly.
-	rows := [][]any{{1, "a", nil, 2.5}, {2, "b", 3, nil}}
-	got := projectAll(rows, []int{3, 1, 0})
-	if !reflect.DeepEqual(got, [][]any{{2.5, "a", 1}, {nil, "b", 2}}) {
-		t.Fatalf("projectAll = %v", got)
-	}
-	// The rows share an array but not their tails.
-	_ = append(got[0], "x")
-	if got[1][0] != nil {
-		t.Fatal("appending to one projected row overwrote the next")
-	}
-}
