@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"reflect"
 	"strconv"
+	"sync/atomic"
 	"time"
 	"unsafe"
 
@@ -49,12 +50,27 @@ type rowDecoder struct {
 	// layout is the same.
 	plans map[uint64]*rowPlan
 
-	// counts, for tests and the benchmark
-	fast, fallback, skipped int64
+	counts *decodeCounts
 }
 
-func newRowDecoder(tables func(schema, table string) bool) *rowDecoder {
-	return &rowDecoder{tables: tables, plans: map[uint64]*rowPlan{}}
+// decodeCounts counts rows events by how they were decoded. Atomic: read
+// by the metrics while the syncer decodes.
+type decodeCounts struct {
+	fast, fallback, skipped atomic.Int64
+}
+
+// DecodeStats counts rows events by how their row images were decoded.
+type DecodeStats struct {
+	Fast    int64 // by the stream's own decoder
+	GoMySQL int64 // by go-mysql's decoder: a column type, image or event kind the own decoder leaves to it
+	Skipped int64 // not decoded: tables Config.Tables does not select
+}
+
+func newRowDecoder(tables func(schema, table string) bool, counts *decodeCounts) *rowDecoder {
+	if counts == nil {
+		counts = &decodeCounts{}
+	}
+	return &rowDecoder{tables: tables, plans: map[uint64]*rowPlan{}, counts: counts}
 }
 
 // rowPlan is what decoding needs to know about a table map.
@@ -135,14 +151,14 @@ func (d *rowDecoder) decode(re *replication.RowsEvent, data []byte) error {
 	}
 	plan := d.planFor(re.Table)
 	if !plan.wanted {
-		d.skipped++
+		d.counts.skipped.Add(1)
 		return nil
 	}
 	update, ok := d.fastEvent(re, plan)
 	if ok {
 		rows, err := plan.decodeRows(data[pos:], update)
 		if err == nil {
-			d.fast++
+			d.counts.fast.Add(1)
 			re.Rows = rows
 			return nil
 		}
@@ -150,7 +166,7 @@ func (d *rowDecoder) decode(re *replication.RowsEvent, data []byte) error {
 			return fmt.Errorf("decode rows of %s.%s (table id %d): %w", plan.schema, plan.table, re.TableID, err)
 		}
 	}
-	d.fallback++
+	d.counts.fallback.Add(1)
 	return re.DecodeData(pos, data)
 }
 

@@ -231,7 +231,7 @@ func TestIntegrationRowDecoderMatchesGoMySQL(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	dec := newRowDecoder(func(schema, table string) bool { return schema == m.Database && table != "other" })
+	dec := newRowDecoder(func(schema, table string) bool { return schema == m.Database && table != "other" }, nil)
 	type seen struct{ rows, compared int }
 	got := map[string]*seen{}
 	var mismatch []string
@@ -330,13 +330,13 @@ func TestIntegrationRowDecoderMatchesGoMySQL(t *testing.T) {
 	}
 	// Three single-row events hold text-rendered dates, and slow_types'
 	// three events are all go-mysql's; the rest took the fast path.
-	if dec.fallback != 3+2 {
-		t.Errorf("fallback events = %d, want 5 (3 text-rendered dates, 2 slow_types)", dec.fallback)
+	if dec.counts.fallback.Load() != 3+2 {
+		t.Errorf("fallback events = %d, want 5 (3 text-rendered dates, 2 slow_types)", dec.counts.fallback.Load())
 	}
-	if dec.fast < 10 || dec.skipped != 2 {
-		t.Errorf("fast events = %d (want ≥ 10), skipped = %d (want 2)", dec.fast, dec.skipped)
+	if dec.counts.fast.Load() < 10 || dec.counts.skipped.Load() != 2 {
+		t.Errorf("fast events = %d (want ≥ 10), skipped = %d (want 2)", dec.counts.fast.Load(), dec.counts.skipped.Load())
 	}
-	t.Logf("fast events %d, fallback %d, skipped %d; row images: %+v %+v", dec.fast, dec.fallback, dec.skipped, *got["fast_all"], *got["slow_types"])
+	t.Logf("fast events %d, fallback %d, skipped %d; row images: %+v %+v", dec.counts.fast.Load(), dec.counts.fallback.Load(), dec.counts.skipped.Load(), *got["fast_all"], *got["slow_types"])
 }
 
 func seq(lo, hi int) []int {

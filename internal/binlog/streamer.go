@@ -148,6 +148,7 @@ type Streamer struct {
 	cfg        Config
 	log        zerolog.Logger
 	reconnects atomic.Int64
+	decoded    decodeCounts
 	// queued is the event queue of the current connection (nil between
 	// connections), for Waiting.
 	queued atomic.Pointer[chan queuedEvent]
@@ -183,6 +184,11 @@ func New(cfg Config) *Streamer {
 		cfg.Retry.Sleep = sleepCtx
 	}
 	return &Streamer{cfg: cfg, log: cfg.Log.With().Str("component", "binlog").Logger()}
+}
+
+// DecodeStats counts the rows events decoded so far, by decoder.
+func (s *Streamer) DecodeStats() DecodeStats {
+	return DecodeStats{Fast: s.decoded.fast.Load(), GoMySQL: s.decoded.fallback.Load(), Skipped: s.decoded.skipped.Load()}
 }
 
 // Reconnects returns how many times Run reconnected after a lost connection.
@@ -295,7 +301,7 @@ func (e *fatalError) Unwrap() error { return e.err }
 // p until an error.
 func (s *Streamer) runOnce(ctx context.Context, p *processor) error {
 	scfg := s.syncerConfig()
-	dec := newRowDecoder(s.cfg.Tables)
+	dec := newRowDecoder(s.cfg.Tables, &s.decoded)
 	scfg.RowsEventDecodeFunc = dec.decode
 	syncer := replication.NewBinlogSyncer(scfg)
 	defer syncer.Close()

@@ -85,8 +85,8 @@ type Engine struct {
 	acked     binlog.Position
 	lastSaved binlog.Position
 
-	// reconnects is the streamer, for the reconnect metric (read by the
-	// HTTP goroutine).
+	// reconnects is the streamer, for the reconnect and decoder metrics
+	// (read by the HTTP goroutine).
 	reconnects atomic.Pointer[binlog.Streamer]
 
 	// savedHook, when set (tests), sees every saved position.
@@ -130,12 +130,7 @@ func New(opts Options) (*Engine, error) {
 	if e.batchInterval <= 0 {
 		e.batchInterval = 200 * time.Millisecond
 	}
-	e.metrics = newMetrics(opts.Registry, func() float64 {
-		if s := e.reconnects.Load(); s != nil {
-			return float64(s.Reconnects())
-		}
-		return 0
-	})
+	e.metrics = newMetrics(opts.Registry, e.reconnects.Load)
 	return e, nil
 }
 

@@ -29,6 +29,15 @@ func TestIntegrationInsertsAndResume(t *testing.T) {
 	if got := stat(r.e, "readings", OutInsertWritten); got != 100 {
 		t.Fatalf("insert_written = %d, want 100", got)
 	}
+	// readings' types are all decoded by the stream's own decoder; an
+	// unmapped table's events are not decoded at all.
+	f.exec("CREATE TABLE unmapped (id INT PRIMARY KEY, tm TIME)", "INSERT INTO unmapped VALUES (1, '10:00:00')")
+	waitFor(t, 10*time.Second, "the unmapped table's event to be skipped", func() bool {
+		return labeledCounter(t, r.e, MetricBinlogDecoded, "decoder", "skipped") >= 1
+	})
+	if own, gm := labeledCounter(t, r.e, MetricBinlogDecoded, "decoder", "own"), labeledCounter(t, r.e, MetricBinlogDecoded, "decoder", "go-mysql"); own < 1 || gm != 0 {
+		t.Fatalf("rows events decoded: own %v, go-mysql %v; want readings' events all decoded by the own decoder", own, gm)
+	}
 	// A single-row insert on a quiet source shows up within a second
 	// (flush on caught-up, not only on the interval).
 	start = time.Now()

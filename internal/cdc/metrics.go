@@ -53,6 +53,7 @@ const (
 	MetricBatchOps        = "bridge_cdc_batch_ops"                    // histogram: points + deletions per batch
 	MetricStreamRestarts  = "bridge_cdc_stream_restarts_total"        // stream restarts from the checkpoint after an IoTDB failure
 	MetricBinlogReconnect = "bridge_cdc_binlog_reconnects_total"      // reconnects of the binlog connection
+	MetricBinlogDecoded   = "bridge_cdc_binlog_events_decoded_total"  // {decoder}: rows events by decoder (own, go-mysql, skipped)
 	MetricIoTDBRPC        = "bridge_iotdb_rpc_duration_seconds"       // histogram {op, result}: IoTDB call latency
 	MetricIoTDBRetries    = "bridge_iotdb_retries_total"              // {op, code}
 	MetricIoTDBRejected   = "bridge_iotdb_rejected_points_total"      // {code}
@@ -92,7 +93,10 @@ type metrics struct {
 	ckPosVal  binlog.Position
 }
 
-func newMetrics(reg *prometheus.Registry, reconnects func() float64) *metrics {
+// streamStats reads the current streamer's counters (nil: none yet).
+type streamStats func() *binlog.Streamer
+
+func newMetrics(reg *prometheus.Registry, stream streamStats) *metrics {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
@@ -116,8 +120,34 @@ func newMetrics(reg *prometheus.Registry, reconnects func() float64) *metrics {
 	m.streaming = prometheus.NewGauge(prometheus.GaugeOpts{Name: MetricStreaming, Help: "1 while the binlog stream runs."})
 	reg.MustRegister(m.events, m.decoded, m.rows, m.dirty, m.lag, m.ckTime, m.ckInfo, m.ckPos, m.batches, m.batchOps,
 		m.restarts, m.rpc, m.retries, m.rejected, m.streaming)
-	if reconnects != nil {
-		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: MetricBinlogReconnect, Help: "Reconnects of the binlog connection."}, reconnects))
+	if stream != nil {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: MetricBinlogReconnect, Help: "Reconnects of the binlog connection."},
+			func() float64 {
+				if s := stream(); s != nil {
+					return float64(s.Reconnects())
+				}
+				return 0
+			}))
+		// Rows events by decoder: "go-mysql" counts the mapped tables' events
+		// left to go-mysql's slower decoder (a TIME or JSON column, say).
+		for _, d := range []struct {
+			label string
+			get   func(binlog.DecodeStats) int64
+		}{
+			{"own", func(s binlog.DecodeStats) int64 { return s.Fast }},
+			{"go-mysql", func(s binlog.DecodeStats) int64 { return s.GoMySQL }},
+			{"skipped", func(s binlog.DecodeStats) int64 { return s.Skipped }},
+		} {
+			reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: MetricBinlogDecoded,
+				Help:        "Binlog rows events by decoder: own, go-mysql (a type or event kind the own decoder leaves to it), skipped (unmapped tables).",
+				ConstLabels: prometheus.Labels{"decoder": d.label}},
+				func() float64 {
+					if s := stream(); s != nil {
+						return float64(d.get(s.DecodeStats()))
+					}
+					return 0
+				}))
+		}
 	}
 	// Process and Go metrics; ignore a registry that has them already.
 	_ = reg.Register(collectors.NewGoCollector())
