@@ -271,7 +271,9 @@ func (d *rowDecoder) newPlan(tm *replication.TableMapEvent) *rowPlan {
 		p.cols[i] = c
 	}
 	p.nullBitmapBytes = (n + 7) / 8
+	p.lastImage = p.nullBitmapBytes // a lower bound until an image is seen
 	for _, c := range p.cols {
+		p.lastImage += c.size + c.lenBytes
 		switch c.kind {
 		case kShort:
 			p.perKind[size16]++
