@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mysql-iotdb-bridge/bridge/internal/testenv"
 	"github.com/mysql-iotdb-bridge/bridge/iotdbtest"
 )
 
@@ -70,7 +71,7 @@ func TestIntegrationCDCFaults(t *testing.T) {
 		const n = 30
 		failed := srv.Stats().FailedWrites
 		srv.FailWrites(n, 305, "injected by e2e: internal server error")
-		waitFor(t, 2*time.Minute, "the injected write failures to be consumed", func() bool {
+		testenv.WaitFor(t, 2*time.Minute, "the injected write failures to be consumed", func() bool {
 			return srv.Stats().FailedWrites >= failed+n
 		})
 	})
@@ -85,7 +86,7 @@ func TestIntegrationCDCFaults(t *testing.T) {
 		}
 	})
 	phase("binlog connection killed", func() {
-		waitFor(t, time.Minute, "a Binlog Dump connection to kill", func() bool {
+		testenv.WaitFor(t, time.Minute, "a Binlog Dump connection to kill", func() bool {
 			n, err := e.m.KillConnections(ctx, func(user, command, info string) bool { return command == "Binlog Dump" })
 			if err != nil {
 				t.Fatalf("KillConnections: %v", err)

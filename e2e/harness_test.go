@@ -526,23 +526,11 @@ func allSnapshotsDone(st *checkpoint.State) bool {
 	return true
 }
 
-// waitFor polls cond until it is true or timeout passes (then fails).
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
-
 // waitStreaming waits until cdc logs that it streams and has saved a
 // checkpoint.
 func (e *env) waitStreaming(p *proc, timeout time.Duration) {
 	e.t.Helper()
-	waitFor(e.t, timeout, p.name+" streaming", func() bool {
+	testenv.WaitFor(e.t, timeout, p.name+" streaming", func() bool {
 		if p.exited() {
 			e.t.Fatalf("%s exited (code %d) before streaming; log:\n%s", p.name, p.code, p.tail(40))
 		}

@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mysql-iotdb-bridge/bridge/internal/testenv"
 	"github.com/mysql-iotdb-bridge/bridge/iotdbtest"
 )
 
@@ -39,7 +40,7 @@ func TestIntegrationCDCInitialWithConcurrentWrites(t *testing.T) {
 	w.start()
 	defer w.stop()
 	var duringSnapshot int64
-	waitFor(t, 10*time.Minute, "the snapshot to finish", func() bool {
+	testenv.WaitFor(t, 10*time.Minute, "the snapshot to finish", func() bool {
 		if p.exited() {
 			t.Fatalf("cdc exited (code %d) during the snapshot; log:\n%s", p.code, p.tail(40))
 		}

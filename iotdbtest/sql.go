@@ -150,6 +150,17 @@ func (p *parser) expect(word string) error {
 	return nil
 }
 
+// ifNotExists accepts an optional IF NOT EXISTS.
+func (p *parser) ifNotExists() (bool, error) {
+	if !p.accept("if") {
+		return false, nil
+	}
+	if err := p.expect("not"); err != nil {
+		return false, err
+	}
+	return true, p.expect("exists")
+}
+
 func (p *parser) word() (string, error) {
 	t := p.next()
 	if t.kind != tkWord {
@@ -330,15 +341,11 @@ func (p *parser) parseCreate(dialect string) (*stmt, error) {
 	switch {
 	case p.accept("database"), p.accept("schema"):
 		st := &stmt{kind: stCreateDB}
-		if p.accept("if") {
-			if err := p.expect("not"); err != nil {
-				return nil, err
-			}
-			if err := p.expect("exists"); err != nil {
-				return nil, err
-			}
-			st.ifNotExists = true
+		ine, err := p.ifNotExists()
+		if err != nil {
+			return nil, err
 		}
+		st.ifNotExists = ine
 		n, err := p.word()
 		st.name = n
 		for !p.eof() { // ignore WITH (...) properties
@@ -397,15 +404,11 @@ func (p *parser) parseCreate(dialect string) (*stmt, error) {
 			return nil, fmt.Errorf("CREATE TABLE is a table-model statement")
 		}
 		st := &stmt{kind: stCreateTable}
-		if p.accept("if") {
-			if err := p.expect("not"); err != nil {
-				return nil, err
-			}
-			if err := p.expect("exists"); err != nil {
-				return nil, err
-			}
-			st.ifNotExists = true
+		ine, err := p.ifNotExists()
+		if err != nil {
+			return nil, err
 		}
+		st.ifNotExists = ine
 		n, err := p.word()
 		if err != nil {
 			return nil, err

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/mysql-iotdb-bridge/bridge/internal/backfill"
+	"github.com/mysql-iotdb-bridge/bridge/internal/testenv"
 	"github.com/mysql-iotdb-bridge/bridge/iotdbtest"
 )
 
@@ -276,7 +277,7 @@ dirty_rows:
 	// Run 1: SIGTERM once some progress is recorded.
 	h.exec("TRUNCATE TABLE mysql.general_log")
 	p := startBinary(t, bin, cfg, h.dir, 1)
-	waitFor(t, "run 1 to record 15% of the rows", runTimeout, func() bool {
+	testenv.WaitFor(t, runTimeout, "run 1 to record 15% of the rows", func() bool {
 		return p.exited() || stateRows(h.statePath()) >= total*15/100
 	})
 	if p.exited() {
@@ -307,7 +308,7 @@ dirty_rows:
 		// page more than when this run started.
 		target := max(total*pct/100, stateRowsOf(prev)+1)
 		p := startBinary(t, bin, cfg, h.dir, n)
-		waitFor(t, "the state to record more rows", runTimeout, func() bool {
+		testenv.WaitFor(t, runTimeout, "the state to record more rows", func() bool {
 			return p.exited() || stateRows(h.statePath()) >= target
 		})
 		if p.exited() {

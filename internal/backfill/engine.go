@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/mysql-iotdb-bridge/bridge/config"
+	"github.com/mysql-iotdb-bridge/bridge/internal/jsonl"
 	"github.com/mysql-iotdb-bridge/bridge/mapping"
 )
 
@@ -285,7 +286,7 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 	}
 	e := &engine{opts: opts, log: opts.Log.With().Str("component", "backfill").Logger()}
 	e.statePath = StatePath(opts.Backfill.State, opts.Shard)
-	e.dirty = &dirtyFile{path: opts.Dirty.File}
+	e.dirty = &dirtyFile{out: jsonl.New(opts.Dirty.File)}
 	sum := Summary{StatePath: e.statePath}
 
 	// Phase 1: state.
@@ -716,11 +717,11 @@ func (e *engine) dirtyRow(t *tableRun, row []any, de *DirtyError) error {
 		reason += " (" + de.Detail + ")"
 	}
 	if e.opts.Dirty.Policy == "fail" {
-		return fmt.Errorf("dirty row (%s): %s; dirty_rows.policy is fail (recorded in %s)", what, reason, e.dirty.path)
+		return fmt.Errorf("dirty row (%s): %s; dirty_rows.policy is fail (recorded in %s)", what, reason, e.dirty.out.Path())
 	}
 	n := e.skipped.Add(1)
 	if e.opts.Dirty.Max >= 0 && n > int64(e.opts.Dirty.Max) {
-		return fmt.Errorf("more than dirty_rows.max=%d rows skipped (last: %s: %s); see %s", e.opts.Dirty.Max, what, reason, e.dirty.path)
+		return fmt.Errorf("more than dirty_rows.max=%d rows skipped (last: %s: %s); see %s", e.opts.Dirty.Max, what, reason, e.dirty.out.Path())
 	}
 	return nil
 }
@@ -728,7 +729,7 @@ func (e *engine) dirtyRow(t *tableRun, row []any, de *DirtyError) error {
 func (e *engine) summary(start time.Time) Summary {
 	s := Summary{Duration: time.Since(start), StatePath: e.statePath}
 	if e.dirty.used() {
-		s.DirtyFile = e.dirty.path
+		s.DirtyFile = e.dirty.out.Path()
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()

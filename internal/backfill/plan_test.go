@@ -182,6 +182,14 @@ func TestStateFile(t *testing.T) {
 	if _, _, err := LoadState(path); err == nil || !strings.Contains(err.Error(), "version 99") {
 		t.Fatalf("version: %v", err)
 	}
+	// Read as strictly as the cdc checkpoint: a misspelt field or an empty
+	// file is refused, not taken for an empty state.
+	for content, want := range map[string]string{`{"version":1,"tabels":{}}`: "unknown field", " \n": "empty", `{"tables":{}}`: "no version"} {
+		os.WriteFile(path, []byte(content), 0o644)
+		if _, _, err := LoadState(path); err == nil || !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), path) {
+			t.Fatalf("%q: %v, want an error naming the file and %q", content, err, want)
+		}
+	}
 }
 
 func TestCollisions(t *testing.T) {

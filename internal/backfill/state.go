@@ -2,14 +2,12 @@ package backfill
 
 import (
 	"encoding/json"
-	"errors"
 	"fmt"
-	"github.com/mysql-iotdb-bridge/bridge/internal/atomicfile"
-	"io/fs"
-	"os"
 	"path/filepath"
 	"strings"
 	"time"
+
+	"github.com/mysql-iotdb-bridge/bridge/internal/atomicfile"
 )
 
 // StateVersion is the format version of the state file. A file with another
@@ -65,19 +63,15 @@ func StatePath(path string, s Shard) string {
 // false); an unreadable, corrupt or other-version file is an error that names
 // the file.
 func LoadState(path string) (st *State, ok bool, err error) {
-	b, err := os.ReadFile(path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return newState(), false, nil
-	}
-	if err != nil {
-		return nil, false, fmt.Errorf("reading backfill state %s: %w", path, err)
-	}
 	st = &State{}
-	if err := json.Unmarshal(b, st); err != nil {
-		return nil, false, fmt.Errorf("backfill state %s is corrupt (%v): restore it, or run with --restart to start over", path, err)
-	}
-	if st.Version != StateVersion {
-		return nil, false, fmt.Errorf("backfill state %s has format version %d, this build reads %d: run with --restart to start over", path, st.Version, StateVersion)
+	found, err := atomicfile.ReadJSON(path, StateVersion, st)
+	switch {
+	case err != nil && !found:
+		return nil, false, fmt.Errorf("reading backfill state %s: %w", path, err)
+	case err != nil:
+		return nil, false, fmt.Errorf("backfill state %s: %v: restore it, or run with --restart to start over", path, err)
+	case !found:
+		return newState(), false, nil
 	}
 	if st.Tables == nil {
 		st.Tables = map[string]*TableState{}

@@ -89,18 +89,6 @@ func (c *collector) commitCount() int {
 	return c.commits
 }
 
-// waitFor polls cond until it holds or the timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // commits returns the commit positions in order.
 func commits(items []item) []binlog.Position {
 	var out []binlog.Position
@@ -226,7 +214,7 @@ func TestIntegrationRowsAndCommits(t *testing.T) {
 	e.exec(t, "ALTER TABLE sensor ADD COLUMN status INT NULL")
 	e.tx(t, "INSERT INTO sensor VALUES (5, 'pump-5', 1.5, '2024-05-01 12:00:05.000', 7)")
 
-	waitFor(t, 20*time.Second, "6 commits", func() bool { return c.commitCount() >= 6 })
+	testenv.WaitFor(t, 20*time.Second, "6 commits", func() bool { return c.commitCount() >= 6 })
 	if err := stop(); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Run after cancel = %v, want context.Canceled", err)
 	}
@@ -321,7 +309,7 @@ func TestIntegrationLargeTransaction(t *testing.T) {
 		WITH RECURSIVE s(n) AS (SELECT 1 UNION ALL SELECT n + 1 FROM s WHERE n < %d)
 		SELECT n, n * 2, REPEAT('x', 40) FROM s`, n))
 	e.tx(t, "INSERT INTO big VALUES (0, 0, 'after')")
-	waitFor(t, 60*time.Second, "2 commits", func() bool { return c.commitCount() >= 2 })
+	testenv.WaitFor(t, 60*time.Second, "2 commits", func() bool { return c.commitCount() >= 2 })
 	if err := stop(); !errors.Is(err, context.Canceled) {
 		t.Fatal(err)
 	}
@@ -364,7 +352,7 @@ func resumeIDs(t *testing.T, e *env, from binlog.Position, want int) ([]int32, [
 	t.Helper()
 	c := newCollector()
 	_, stop := run(t, e.config(t), from, c)
-	waitFor(t, 20*time.Second, fmt.Sprintf("%d commits from %s", want, from), func() bool { return c.commitCount() >= want })
+	testenv.WaitFor(t, 20*time.Second, fmt.Sprintf("%d commits from %s", want, from), func() bool { return c.commitCount() >= want })
 	// Give the stream a moment to deliver anything unexpected.
 	time.Sleep(300 * time.Millisecond)
 	if err := stop(); !errors.Is(err, context.Canceled) {
@@ -391,7 +379,7 @@ func TestIntegrationResume(t *testing.T) {
 	for i := 1; i <= 4; i++ {
 		e.tx(t, fmt.Sprintf("INSERT INTO sensor VALUES (%d, 'd', %d, NOW(3))", i, i))
 	}
-	waitFor(t, 20*time.Second, "4 commits", func() bool { return c.commitCount() >= 4 })
+	testenv.WaitFor(t, 20*time.Second, "4 commits", func() bool { return c.commitCount() >= 4 })
 	if err := stop(); !errors.Is(err, context.Canceled) {
 		t.Fatal(err)
 	}
@@ -426,7 +414,7 @@ func TestIntegrationResume(t *testing.T) {
 		t.Fatalf("resume from the last commit delivered %d items", n)
 	}
 	e.tx(t, "INSERT INTO sensor VALUES (5, 'd', 5, NOW(3))")
-	waitFor(t, 10*time.Second, "commit 5", func() bool { return c2.commitCount() == 1 })
+	testenv.WaitFor(t, 10*time.Second, "commit 5", func() bool { return c2.commitCount() == 1 })
 	_ = stop2()
 }
 
@@ -488,12 +476,12 @@ func TestIntegrationKillDumpConnection(t *testing.T) {
 		if i >= 20 {
 			// Lock step: write the next transaction once this one is through,
 			// so the later kills happen with nothing else in flight.
-			waitFor(t, 60*time.Second, fmt.Sprintf("commit of transaction %d", transactions), func() bool {
+			testenv.WaitFor(t, 60*time.Second, fmt.Sprintf("commit of transaction %d", transactions), func() bool {
 				return c.commitCount() >= transactions
 			})
 		}
 	}
-	waitFor(t, 90*time.Second, "every transaction and 3 reconnects", func() bool {
+	testenv.WaitFor(t, 90*time.Second, "every transaction and 3 reconnects", func() bool {
 		return c.commitCount() >= txs+1 && lastSensorID(c.snapshot()) == txs && s.Reconnects() >= 3
 	})
 	if err := stop(); !errors.Is(err, context.Canceled) {
@@ -583,7 +571,7 @@ func TestIntegrationServerRestart(t *testing.T) {
 	for i := 1; i <= 3; i++ {
 		e.tx(t, fmt.Sprintf("INSERT INTO sensor VALUES (%d, 'd', %d, NOW(3))", i, i))
 	}
-	waitFor(t, 20*time.Second, "3 commits", func() bool { return c.commitCount() >= 3 })
+	testenv.WaitFor(t, 20*time.Second, "3 commits", func() bool { return c.commitCount() >= 3 })
 	before := commits(c.snapshot())[2]
 
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
@@ -594,7 +582,7 @@ func TestIntegrationServerRestart(t *testing.T) {
 	for i := 4; i <= 6; i++ {
 		e.tx(t, fmt.Sprintf("INSERT INTO sensor VALUES (%d, 'd', %d, NOW(3))", i, i))
 	}
-	waitFor(t, 60*time.Second, "3 more commits after the restart", func() bool { return lastSensorID(c.snapshot()) == 6 })
+	testenv.WaitFor(t, 60*time.Second, "3 more commits after the restart", func() bool { return lastSensorID(c.snapshot()) == 6 })
 	if err := stop(); !errors.Is(err, context.Canceled) {
 		t.Fatalf("Run = %v", err)
 	}
@@ -671,9 +659,9 @@ func TestIntegrationHeartbeatAndCaughtUp(t *testing.T) {
 	c := newCollector()
 	_, stop := run(t, cfg, from, c)
 	e.tx(t, "INSERT INTO sensor VALUES (1, 'd', 1, NOW(3))")
-	waitFor(t, 10*time.Second, "the commit", func() bool { return c.commitCount() == 1 })
+	testenv.WaitFor(t, 10*time.Second, "the commit", func() bool { return c.commitCount() == 1 })
 	commit := commits(c.snapshot())[0]
-	waitFor(t, 10*time.Second, "3 heartbeats", func() bool {
+	testenv.WaitFor(t, 10*time.Second, "3 heartbeats", func() bool {
 		c.mu.Lock()
 		defer c.mu.Unlock()
 		return len(c.heartbeats) >= 3
@@ -792,7 +780,7 @@ func TestIntegrationHelpers(t *testing.T) {
 	e.exec(t, sensorDDL)
 	c := newCollector()
 	_, stop := run(t, e.config(t), e.current(t), c)
-	waitFor(t, 10*time.Second, "the stream to register", func() bool {
+	testenv.WaitFor(t, 10*time.Second, "the stream to register", func() bool {
 		inUse, err := binlog.ServerIDInUse(ctx, e.root, 5401)
 		return err == nil && inUse
 	})
@@ -877,7 +865,7 @@ func TestIntegrationWaiting(t *testing.T) {
 	p.slow.Store(true)
 	s, stop := run(t, e.config(t), from, p)
 	p.s.Store(s)
-	waitFor(t, time.Minute, "the backlog", func() bool { return p.commitCount() == 300 })
+	testenv.WaitFor(t, time.Minute, "the backlog", func() bool { return p.commitCount() == 300 })
 	p.mu.Lock()
 	backlog := append([]bool(nil), p.seen...)
 	p.mu.Unlock()
@@ -893,9 +881,9 @@ func TestIntegrationWaiting(t *testing.T) {
 
 	p.slow.Store(false)
 	caught := p.caughtUp.Load()
-	waitFor(t, time.Minute, "caught up", func() bool { return p.caughtUp.Load() > caught })
+	testenv.WaitFor(t, time.Minute, "caught up", func() bool { return p.caughtUp.Load() > caught })
 	e.exec(t, "INSERT INTO sensor VALUES (301, 'd', 301, NOW(3))")
-	waitFor(t, time.Minute, "the live commit", func() bool { return p.commitCount() == 301 })
+	testenv.WaitFor(t, time.Minute, "the live commit", func() bool { return p.commitCount() == 301 })
 	p.mu.Lock()
 	last := p.seen[len(p.seen)-1]
 	p.mu.Unlock()

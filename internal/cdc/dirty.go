@@ -1,16 +1,14 @@
 package cdc
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
-	"os"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/mysql-iotdb-bridge/bridge/config"
 	"github.com/mysql-iotdb-bridge/bridge/internal/binlog"
+	"github.com/mysql-iotdb-bridge/bridge/internal/jsonl"
 )
 
 // DirtyRecord is one line of the dirty-rows file written by cdc. Backfill
@@ -28,14 +26,12 @@ type DirtyRecord struct {
 	GTID     string    `json:"gtid,omitempty"`     // GTID of the transaction, when the source has GTIDs
 }
 
-// dirtyLog appends DirtyRecords as JSON lines and applies the policy. The
-// file is opened on the first record; Sync runs before every checkpoint save
-// so a saved checkpoint never gets ahead of the rows it skipped.
+// dirtyLog writes DirtyRecords to the dirty-rows file and applies the
+// policy. Sync runs before every checkpoint save so a saved checkpoint never
+// gets ahead of the rows it skipped.
 type dirtyLog struct {
 	cfg     config.DirtyRows
-	mu      sync.Mutex
-	f       *os.File
-	w       *bufio.Writer
+	out     *jsonl.File
 	skipped atomic.Int64
 }
 
@@ -46,7 +42,7 @@ func newDirtyLog(cfg config.DirtyRows) *dirtyLog {
 	if cfg.Policy == "" {
 		cfg.Policy = config.DirtySkip
 	}
-	return &dirtyLog{cfg: cfg}
+	return &dirtyLog{cfg: cfg, out: jsonl.New(cfg.File)}
 }
 
 // record writes r and returns a non-nil error when the run must stop: the
@@ -57,19 +53,8 @@ func (d *dirtyLog) record(r DirtyRecord) error {
 	if err != nil {
 		return fmt.Errorf("dirty-rows file: %w", err)
 	}
-	d.mu.Lock()
-	if d.f == nil {
-		f, err := os.OpenFile(d.cfg.File, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-		if err != nil {
-			d.mu.Unlock()
-			return fmt.Errorf("opening dirty-rows file: %w", err)
-		}
-		d.f, d.w = f, bufio.NewWriter(f)
-	}
-	_, err = d.w.Write(append(b, '\n'))
-	d.mu.Unlock()
-	if err != nil {
-		return fmt.Errorf("writing dirty-rows file %s: %w", d.cfg.File, err)
+	if err := d.out.Write(b); err != nil {
+		return fmt.Errorf("dirty-rows file: %w", err)
 	}
 	what := fmt.Sprintf("table %s, key %s", r.Table, r.Key)
 	if r.Column != "" {
@@ -92,32 +77,13 @@ func (d *dirtyLog) record(r DirtyRecord) error {
 
 // sync flushes and fsyncs the file.
 func (d *dirtyLog) sync() error {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.f == nil {
-		return nil
-	}
-	if err := d.w.Flush(); err != nil {
-		return fmt.Errorf("dirty-rows file %s: %w", d.cfg.File, err)
-	}
-	if err := d.f.Sync(); err != nil {
-		return fmt.Errorf("dirty-rows file %s: %w", d.cfg.File, err)
+	if err := d.out.Sync(); err != nil {
+		return fmt.Errorf("dirty-rows file: %w", err)
 	}
 	return nil
 }
 
-func (d *dirtyLog) close() error {
-	err := d.sync()
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	if d.f != nil {
-		if cerr := d.f.Close(); err == nil {
-			err = cerr
-		}
-		d.f, d.w = nil, nil
-	}
-	return err
-}
+func (d *dirtyLog) close() error { return d.out.Close() }
 
 func posString(p binlog.Position) string {
 	if p.File == "" {

@@ -501,15 +501,3 @@ func labeledCounter(t *testing.T, e *Engine, name, label, value string) float64 
 	t.Fatalf("no metric %s{%s=%q}", name, label, value)
 	return 0
 }
-
-// waitFor polls cond until it holds or the timeout passes.
-func waitFor(t *testing.T, timeout time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %s waiting for %s", timeout, what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}

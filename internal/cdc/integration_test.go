@@ -5,6 +5,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/mysql-iotdb-bridge/bridge/internal/testenv"
 )
 
 func insertReadings(f *fixture, from, n int) {
@@ -32,7 +34,7 @@ func TestIntegrationInsertsAndResume(t *testing.T) {
 	// readings' types are all decoded by the stream's own decoder; an
 	// unmapped table's events are not decoded at all.
 	f.exec("CREATE TABLE unmapped (id INT PRIMARY KEY, tm TIME)", "INSERT INTO unmapped VALUES (1, '10:00:00')")
-	waitFor(t, 10*time.Second, "the unmapped table's event to be skipped", func() bool {
+	testenv.WaitFor(t, 10*time.Second, "the unmapped table's event to be skipped", func() bool {
 		return labeledCounter(t, r.e, MetricBinlogDecoded, "decoder", "skipped") >= 1
 	})
 	if own, gm := labeledCounter(t, r.e, MetricBinlogDecoded, "decoder", "own"), labeledCounter(t, r.e, MetricBinlogDecoded, "decoder", "go-mysql"); own < 1 || gm != 0 {

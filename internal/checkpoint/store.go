@@ -6,17 +6,15 @@
 package checkpoint
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/mysql-iotdb-bridge/bridge/internal/atomicfile"
-	"io/fs"
 	"os"
 	"path/filepath"
 	"strings"
 	"time"
 
+	"github.com/mysql-iotdb-bridge/bridge/internal/atomicfile"
 	"github.com/mysql-iotdb-bridge/bridge/internal/binlog"
 )
 
@@ -71,49 +69,18 @@ func (s *Store) tempPrefix() string { return atomicfile.TempPrefix(s.Path) }
 // the file: never a silent fresh start. Leftover temporary files from an
 // interrupted Save are ignored (the previous file is still whole).
 func (s *Store) Load() (*State, bool, error) {
-	data, err := os.ReadFile(s.Path)
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil, false, nil
+	var st State
+	found, err := atomicfile.ReadJSON(s.Path, Version, &st)
+	if err == nil && found {
+		err = st.validate()
 	}
-	if err != nil {
-		return nil, false, fmt.Errorf("checkpoint %s: %w", s.Path, err)
-	}
-	st, err := decode(data)
 	if err != nil {
 		return nil, false, fmt.Errorf("checkpoint %s: %w (fix or delete the file; deleting it restarts cdc from its start mode)", s.Path, err)
 	}
-	return st, true, nil
-}
-
-func decode(data []byte) (*State, error) {
-	if len(bytes.TrimSpace(data)) == 0 {
-		return nil, errors.New("file is empty")
+	if !found {
+		return nil, false, nil
 	}
-	var head struct {
-		Version *int `json:"version"`
-	}
-	if err := json.Unmarshal(data, &head); err != nil {
-		return nil, fmt.Errorf("not a valid checkpoint (corrupt JSON): %w", err)
-	}
-	if head.Version == nil {
-		return nil, errors.New("not a checkpoint: no version")
-	}
-	if *head.Version != Version {
-		return nil, fmt.Errorf("format version %d, this build reads version %d", *head.Version, Version)
-	}
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	var st State
-	if err := dec.Decode(&st); err != nil {
-		return nil, fmt.Errorf("not a valid checkpoint: %w", err)
-	}
-	if dec.More() {
-		return nil, errors.New("not a valid checkpoint: trailing data after the JSON object")
-	}
-	if err := st.validate(); err != nil {
-		return nil, err
-	}
-	return &st, nil
+	return &st, true, nil
 }
 
 func (st *State) validate() error {

@@ -107,3 +107,20 @@ func (m *MariaDB) DB(t testing.TB) *sql.DB {
 	t.Cleanup(func() { db.Close() })
 	return db
 }
+
+// WaitFor polls cond until it holds; after timeout it fails the test
+// naming what it waited for. Polls start 10ms apart and slow to 100ms, so
+// a quick condition is seen at once and a costly one (reading a log, a
+// query) does not load the machine during a long wait.
+func WaitFor(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	wait := 10 * time.Millisecond
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %s waiting for %s", timeout, what)
+		}
+		time.Sleep(wait)
+		wait = min(2*wait, 100*time.Millisecond)
+	}
+}
