@@ -51,6 +51,7 @@ type rowDecoder struct {
 	plans map[uint64]*rowPlan
 
 	counts *decodeCounts
+	box    boxer // the current event's value arrays
 }
 
 // decodeCounts counts rows events by how they were decoded. Atomic: read
@@ -84,7 +85,6 @@ type rowPlan struct {
 	nullBitmapBytes int
 	perKind         [sizeKinds]int // boxed slots per row image, by kind
 	lastImage       int            // bytes of the last row image decoded
-	box             boxer
 }
 
 type fastCol struct {
@@ -156,7 +156,7 @@ func (d *rowDecoder) decode(re *replication.RowsEvent, data []byte) error {
 	}
 	update, ok := d.fastEvent(re, plan)
 	if ok {
-		rows, err := plan.decodeRows(data[pos:], update)
+		rows, err := plan.decodeRows(data[pos:], update, &d.box)
 		if err == nil {
 			d.counts.fast.Add(1)
 			re.Rows = rows
@@ -408,7 +408,7 @@ func stringLenBytes(maxLen int) int {
 }
 
 // decodeRows decodes every row image in data. Rows share one backing array.
-func (p *rowPlan) decodeRows(data []byte, update bool) (rows [][]any, err error) {
+func (p *rowPlan) decodeRows(data []byte, update bool, box *boxer) (rows [][]any, err error) {
 	defer func() {
 		if r := recover(); r != nil {
 			rows, err = nil, fmt.Errorf("malformed row image: %v", r)
@@ -417,7 +417,7 @@ func (p *rowPlan) decodeRows(data []byte, update bool) (rows [][]any, err error)
 	n := len(p.cols)
 	// Size the arrays from the last image size seen for this layout.
 	est := len(data)/max(p.lastImage, p.nullBitmapBytes+1) + 1
-	p.box.reset(p, est)
+	box.reset(p, est)
 	vals := make([]any, 0, est*n)
 	pos := 0
 	images := 0
@@ -429,7 +429,7 @@ func (p *rowPlan) decodeRows(data []byte, update bool) (rows [][]any, err error)
 			vals = grown
 		}
 		vals = vals[:start+n] // fresh memory: already nil
-		used, err := p.decodeImage(data[pos:], vals[start:start+n])
+		used, err := p.decodeImage(data[pos:], vals[start:start+n], box)
 		if err != nil {
 			return nil, err
 		}
@@ -448,7 +448,7 @@ func (p *rowPlan) decodeRows(data []byte, update bool) (rows [][]any, err error)
 }
 
 // decodeImage decodes one full row image into row and returns its length.
-func (p *rowPlan) decodeImage(data []byte, row []any) (int, error) {
+func (p *rowPlan) decodeImage(data []byte, row []any, box *boxer) (int, error) {
 	nulls := data[:p.nullBitmapBytes]
 	pos := p.nullBitmapBytes
 	for i := range p.cols {
@@ -457,7 +457,6 @@ func (p *rowPlan) decodeImage(data []byte, row []any) (int, error) {
 		}
 		c := &p.cols[i]
 		b := data[pos:]
-		box := &p.box
 		var v any
 		n := c.size
 		switch c.kind {
@@ -525,27 +524,10 @@ func (p *rowPlan) decodeImage(data []byte, row []any) (int, error) {
 			}
 			v = box.time(t)
 		case kString:
-			var l int
-			if c.lenBytes == 1 {
-				l = int(b[0])
-			} else {
-				l = int(binary.LittleEndian.Uint16(b))
-			}
-			n = c.lenBytes + l
+			n = c.lenBytes + lengthPrefix(b, c.lenBytes)
 			v = box.string(bytesString(b[c.lenBytes:n]))
 		case kBlob:
-			var l int
-			switch c.lenBytes {
-			case 1:
-				l = int(b[0])
-			case 2:
-				l = int(binary.LittleEndian.Uint16(b))
-			case 3:
-				l = int(b[0]) | int(b[1])<<8 | int(b[2])<<16
-			case 4:
-				l = int(binary.LittleEndian.Uint32(b))
-			}
-			n = c.lenBytes + l
+			n = c.lenBytes + lengthPrefix(b, c.lenBytes)
 			v = box.bytes(b[c.lenBytes:n:n])
 		case kEnum:
 			if c.size == 1 {
@@ -570,6 +552,16 @@ func (p *rowPlan) decodeImage(data []byte, row []any) (int, error) {
 		pos += n
 	}
 	return pos, nil
+}
+
+// lengthPrefix reads the little-endian length of size bytes (1 to 4) that
+// precedes a string or blob value.
+func lengthPrefix(b []byte, size int) int {
+	l := 0
+	for i := size - 1; i >= 0; i-- {
+		l = l<<8 | int(b[i])
+	}
+	return l
 }
 
 // bytesString returns the bytes as a string without copying, as go-mysql

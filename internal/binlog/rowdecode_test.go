@@ -29,11 +29,11 @@ func TestRowsEventTypeFieldFound(t *testing.T) {
 func TestBoxer(t *testing.T) {
 	p := &rowPlan{}
 	p.perKind = [sizeKinds]int{1, 1, 1, 1, 1, 1}
-	p.box.reset(p, 3) // chunks of 3 slots: many chunks below
+	var b boxer
+	b.reset(p, 3) // chunks of 3 slots: many chunks below
 	var got []any
 	var want []any
 	for i := range 1000 {
-		b := &p.box
 		t0 := time.Unix(int64(i)*7919, int64(i)).UTC()
 		s := fmt.Sprint("s", i)
 		bs := []byte(s)

@@ -85,9 +85,9 @@ type Engine struct {
 	acked     binlog.Position
 	lastSaved binlog.Position
 
-	// reconnects is the streamer, for the reconnect and decoder metrics
-	// (read by the HTTP goroutine).
-	reconnects atomic.Pointer[binlog.Streamer]
+	// running is the streamer, for the reconnect and decoder metrics (read
+	// by the HTTP goroutine).
+	running atomic.Pointer[binlog.Streamer]
 
 	// savedHook, when set (tests), sees every saved position.
 	savedHook func(binlog.Position)
@@ -130,7 +130,7 @@ func New(opts Options) (*Engine, error) {
 	if e.batchInterval <= 0 {
 		e.batchInterval = 200 * time.Millisecond
 	}
-	e.metrics = newMetrics(opts.Registry, e.reconnects.Load)
+	e.metrics = newMetrics(opts.Registry, e.running.Load)
 	return e, nil
 }
 
@@ -234,7 +234,7 @@ func (e *Engine) connect(ctx context.Context) error {
 		return err
 	}
 	e.streamer = binlog.New(e.binlogConfig())
-	e.reconnects.Store(e.streamer)
+	e.running.Store(e.streamer)
 	e.log.Info().Str("mysql", e.cfg.MySQL.Addr()).Str("user", e.cfg.MySQL.User).Str("flavor", e.flavor).
 		Uint32("server_id", e.cfg.MySQL.ServerID).Msg("connected to the source")
 	return nil

@@ -168,25 +168,21 @@ func (h *handler) flush(ctx context.Context) error {
 
 var errWriterStopped = errors.New("cdc: writer stopped")
 
-// maybeFlush flushes when the batch is full or its interval has passed.
-func (h *handler) maybeFlush(ctx context.Context) error {
-	b := h.pending
-	if b.ops >= h.e.batchRows {
-		return h.flush(ctx)
-	}
-	if !b.empty() && time.Since(b.started) >= h.e.batchInterval {
-		return h.flush(ctx)
-	}
-	return nil
-}
-
 // flushIfFull flushes when the batch is full (checked per row; the
-// interval is checked per event).
+// interval only per event, by maybeFlush).
 func (h *handler) flushIfFull(ctx context.Context) error {
 	if h.pending.ops >= h.e.batchRows {
 		return h.flush(ctx)
 	}
 	return nil
+}
+
+// maybeFlush flushes when the batch is full or its interval has passed.
+func (h *handler) maybeFlush(ctx context.Context) error {
+	if b := h.pending; !b.empty() && time.Since(b.started) >= h.e.batchInterval {
+		return h.flush(ctx)
+	}
+	return h.flushIfFull(ctx)
 }
 
 func (h *handler) touch(ts uint32) {

@@ -93,10 +93,10 @@ type metrics struct {
 	ckPosVal  binlog.Position
 }
 
-// streamStats reads the current streamer's counters (nil: none yet).
-type streamStats func() *binlog.Streamer
-
-func newMetrics(reg *prometheus.Registry, stream streamStats) *metrics {
+// newMetrics registers the metrics in reg. stream returns the running
+// binlog streamer (nil before the first), whose reconnect and decoder
+// counters are read at scrape time.
+func newMetrics(reg *prometheus.Registry, stream func() *binlog.Streamer) *metrics {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}

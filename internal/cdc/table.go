@@ -11,12 +11,11 @@ import (
 	"github.com/mysql-iotdb-bridge/bridge/mapping"
 )
 
-// tableState is one mapped table: its mapping, its compiled mapper and the
+// tableState is one mapped table: its mapping, its compiled mapper and that
 // mapper reordered for the binlog's column order.
 //
-// The mappers are owned by the handler goroutine (DDL
-// replaces them there); batches in flight keep the mapper they were mapped
-// with.
+// The mappers are owned by the handler goroutine (DDL replaces them there);
+// batches in flight keep the mapper they were mapped with.
 type tableState struct {
 	name   string
 	cfg    *config.Mapping
