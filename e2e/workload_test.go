@@ -78,19 +78,7 @@ func readingsCSV(rng *rand.Rand, n int) string {
 	base, _ := time.Parse(time.DateTime, wlBase)
 	for range n {
 		ts := base.Add(time.Duration(rng.IntN(wlSpan*4)) * 250 * time.Millisecond)
-		temp, hum, st, ok := `\N`, `\N`, `\N`, `\N`
-		if rng.IntN(10) > 0 {
-			temp = strconv.FormatFloat(float64(rng.IntN(100000))/1000, 'f', -1, 64)
-		}
-		if rng.IntN(10) > 0 {
-			hum = strconv.Itoa(rng.IntN(1000))
-		}
-		if rng.IntN(4) > 0 {
-			st = wlStats[rng.IntN(len(wlStats))]
-		}
-		if rng.IntN(3) > 0 {
-			ok = strconv.Itoa(rng.IntN(2))
-		}
+		temp, hum, st, ok := randomValues(rng)
 		fmt.Fprintf(&b, "%s,%s,%s,%s,%s,%s,%s\n", wlSites[rng.IntN(len(wlSites))], wlDevs[rng.IntN(len(wlDevs))],
 			ts.Format("2006-01-02 15:04:05.000"), temp, hum, st, ok)
 	}
@@ -335,19 +323,7 @@ func bigCSV(rng *rand.Rand, n, day int) string {
 	for i := range n {
 		d := i % nd
 		ts := base.Add(time.Duration(i/nd) * 250 * time.Millisecond)
-		temp, hum, st, ok := `\N`, `\N`, `\N`, `\N`
-		if rng.IntN(10) > 0 {
-			temp = strconv.FormatFloat(float64(rng.IntN(100000))/1000, 'f', -1, 64)
-		}
-		if rng.IntN(10) > 0 {
-			hum = strconv.Itoa(rng.IntN(1000))
-		}
-		if rng.IntN(4) > 0 {
-			st = wlStats[rng.IntN(len(wlStats))]
-		}
-		if rng.IntN(3) > 0 {
-			ok = strconv.Itoa(rng.IntN(2))
-		}
+		temp, hum, st, ok := randomValues(rng)
 		fmt.Fprintf(&b, "%s,%s,%s,%s,%s,%s,%s\n", wlSites[d/len(wlDevs)], wlDevs[d%len(wlDevs)],
 			ts.Format("2006-01-02 15:04:05.000"), temp, hum, st, ok)
 	}
@@ -366,4 +342,23 @@ func (e *env) loadBig(table string, rng *rand.Rand, n, day int) {
 	if got != int64(n) {
 		e.t.Fatalf("loaded %d rows into %s, want %d", got, table, n)
 	}
+}
+
+// randomValues draws one row's measurement columns as LOAD DATA fields
+// (\N for NULL, some of each column NULL).
+func randomValues(rng *rand.Rand) (temp, hum, st, ok string) {
+	temp, hum, st, ok = `\N`, `\N`, `\N`, `\N`
+	if rng.IntN(10) > 0 {
+		temp = strconv.FormatFloat(float64(rng.IntN(100000))/1000, 'f', -1, 64)
+	}
+	if rng.IntN(10) > 0 {
+		hum = strconv.Itoa(rng.IntN(1000))
+	}
+	if rng.IntN(4) > 0 {
+		st = wlStats[rng.IntN(len(wlStats))]
+	}
+	if rng.IntN(3) > 0 {
+		ok = strconv.Itoa(rng.IntN(2))
+	}
+	return temp, hum, st, ok
 }
