@@ -30,6 +30,7 @@ const (
 	DefaultCheckpointFile  = "./cdc.checkpoint.json"
 	DefaultCheckpointEvery = time.Second
 	DefaultHeartbeat       = time.Second
+	DefaultShutdownTimeout = 30 * time.Second
 	DefaultDirtyFile       = "./dirty-rows.jsonl"
 	DefaultDirtyMax        = 1000
 	DefaultMetricsListen   = ":9464"
@@ -78,6 +79,7 @@ func applyDefaults(c *Config, d *decoder) {
 	num(&bf.PageRows, "backfill.page_rows", DefaultPageRows)
 	num(&bf.Queue, "backfill.queue", DefaultQueue)
 	str(&bf.State, DefaultStateFile)
+	dur(&bf.ShutdownTimeout, "backfill.shutdown_timeout", DefaultShutdownTimeout)
 
 	for i := range my.Tables {
 		p := fmt.Sprintf("mysql.tables[%d].partition", i)
@@ -137,6 +139,7 @@ func applyDefaults(c *Config, d *decoder) {
 	str(&cdc.Checkpoint.Path, DefaultCheckpointFile)
 	dur(&cdc.Checkpoint.Interval, "cdc.checkpoint.interval", DefaultCheckpointEvery)
 	dur(&cdc.Heartbeat, "cdc.heartbeat", DefaultHeartbeat)
+	dur(&cdc.ShutdownTimeout, "cdc.shutdown_timeout", DefaultShutdownTimeout)
 
 	dr := &c.DirtyRows
 	lower(&dr.Policy, DirtySkip)
@@ -148,4 +151,103 @@ func applyDefaults(c *Config, d *decoder) {
 	}
 	lower(&c.Log.Level, DefaultLogLevel)
 	lower(&c.Log.Format, DefaultLogFormat)
+}
+
+// The WithDefaults methods fill the zero fields of a section built in code
+// (tests, tools) with the same defaults the loader applies, so that every
+// package reads its defaults from here and nowhere else. A loaded
+// configuration is already complete; they change nothing in it.
+
+// WithDefaults returns r with its zero fields set to the defaults.
+func (r Retry) WithDefaults() Retry {
+	if r.Initial <= 0 {
+		r.Initial = DefaultRetryInitial
+	}
+	if r.Max <= 0 {
+		r.Max = DefaultRetryMax
+	}
+	if r.Elapsed <= 0 {
+		r.Elapsed = DefaultRetryElapsed
+	}
+	return r
+}
+
+// WithDefaults returns b with its zero fields set to the defaults.
+func (b Backfill) WithDefaults() Backfill {
+	if b.Readers <= 0 {
+		b.Readers = DefaultReaders
+	}
+	if b.Writers <= 0 {
+		b.Writers = DefaultWriters
+	}
+	if b.PageRows <= 0 {
+		b.PageRows = DefaultPageRows
+	}
+	if b.Queue <= 0 {
+		b.Queue = DefaultQueue
+	}
+	if b.State == "" {
+		b.State = DefaultStateFile
+	}
+	if b.ShutdownTimeout <= 0 {
+		b.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	return b
+}
+
+// WithDefaults returns d with its empty policy and file set to the
+// defaults. Max is left as it is: 0 is a valid limit (stop at the first
+// skipped row).
+func (d DirtyRows) WithDefaults() DirtyRows {
+	if d.Policy == "" {
+		d.Policy = DirtySkip
+	}
+	if d.File == "" {
+		d.File = DefaultDirtyFile
+	}
+	return d
+}
+
+// WithDefaults returns c with its zero fields set to the defaults.
+func (c IoTDB) WithDefaults() IoTDB {
+	if c.User == "" {
+		c.User = DefaultIoTDBUser
+	}
+	if c.Model == "" {
+		c.Model = ModelTree
+	}
+	if c.Sessions <= 0 {
+		c.Sessions = DefaultSessions
+	}
+	if c.WriteTimeout <= 0 {
+		c.WriteTimeout = DefaultWriteTimeout
+	}
+	if c.Batch.Rows <= 0 {
+		c.Batch.Rows = DefaultBatchRows
+	}
+	if c.Batch.Interval <= 0 {
+		c.Batch.Interval = DefaultBatchInterval
+	}
+	c.Retry = c.Retry.WithDefaults()
+	return c
+}
+
+// WithDefaults returns c with its zero fields set to the defaults.
+func (c CDC) WithDefaults() CDC {
+	if c.Start.Mode == "" {
+		c.Start.Mode = StartInitial
+	}
+	if c.Checkpoint.Path == "" {
+		c.Checkpoint.Path = DefaultCheckpointFile
+	}
+	if c.Checkpoint.Interval <= 0 {
+		c.Checkpoint.Interval = DefaultCheckpointEvery
+	}
+	if c.Heartbeat == 0 {
+		c.Heartbeat = DefaultHeartbeat
+	}
+	if c.ShutdownTimeout <= 0 {
+		c.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	return c
 }

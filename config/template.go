@@ -163,7 +163,7 @@ var (
 )
 
 // IsLegalNodeName reports whether s may appear unquoted as an IoTDB tree path
-// node: letters, digits, _ and CJK characters, and not a number (IOTDB.md §4).
+// node: letters, digits, _ and CJK characters, and not a number (docs/iotdb.md §4).
 func IsLegalNodeName(s string) bool {
 	return identRE.MatchString(s) && !realNumRE.MatchString(s)
 }

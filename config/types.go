@@ -123,6 +123,9 @@ type Backfill struct {
 	PageRows int    `yaml:"page_rows"` // Optional: rows per keyset page, defaults to 10000
 	Queue    int    `yaml:"queue"`     // Optional: pages buffered between readers and writers, defaults to 8
 	State    string `yaml:"state"`     // Optional: resume state file, defaults to ./backfill.state.json
+	// ShutdownTimeout bounds the writes still in flight after SIGINT/SIGTERM;
+	// what is not acknowledged by then is read again on the next run.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"` // Optional: defaults to 30s
 }
 
 // CDC tunes cmd/cdc.
@@ -130,6 +133,9 @@ type CDC struct {
 	Start      Start         `yaml:"start"` // Optional: defaults to initial
 	Checkpoint Checkpoint    `yaml:"checkpoint"`
 	Heartbeat  time.Duration `yaml:"heartbeat"` // Optional: binlog heartbeat period, defaults to 1s
+	// ShutdownTimeout bounds the final flush after SIGINT/SIGTERM; what is
+	// not acknowledged by then is streamed again after the restart.
+	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"` // Optional: defaults to 30s
 }
 
 // Start is where cdc begins when no checkpoint exists. In YAML it is either

@@ -12,7 +12,7 @@ import (
 // IoTDBTypes are the type names a measurement may declare.
 var IoTDBTypes = []string{"BOOLEAN", "INT32", "INT64", "FLOAT", "DOUBLE", "TEXT", "STRING", "BLOB", "DATE", "TIMESTAMP"}
 
-// maxDatabaseLen is IoTDB's limit on a database path, "root." included (IOTDB.md §4).
+// maxDatabaseLen is IoTDB's limit on a database path, "root." included (docs/iotdb.md §4).
 const maxDatabaseLen = 64
 
 type validator struct {
@@ -441,9 +441,11 @@ func (v *validator) rest() {
 	v.positive("backfill.writers", c.Backfill.Writers)
 	v.positive("backfill.page_rows", c.Backfill.PageRows)
 	v.positive("backfill.queue", c.Backfill.Queue)
+	v.positiveDur("backfill.shutdown_timeout", c.Backfill.ShutdownTimeout)
 
 	v.positiveDur("cdc.checkpoint.interval", c.CDC.Checkpoint.Interval)
 	v.positiveDur("cdc.heartbeat", c.CDC.Heartbeat)
+	v.positiveDur("cdc.shutdown_timeout", c.CDC.ShutdownTimeout)
 
 	v.oneOf("dirty_rows.policy", c.DirtyRows.Policy, DirtySkip, DirtyFail)
 	if c.DirtyRows.Max < -1 {

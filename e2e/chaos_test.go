@@ -109,3 +109,34 @@ func TestIntegrationCDCKill9Chaos(t *testing.T) {
 	}
 	assertSameState(t, "after kill -9 chaos", expectedState(t, e.db, cfg, "chaos"), actualState(srv))
 }
+
+// TestIntegrationCDCRestartOnCaughtUpCheckpoint restarts cdc on a
+// checkpoint that already equals the source (the previous run caught up,
+// then died by kill -9) and stops it with SIGTERM: the harness must wait
+// for the new process, not take the old checkpoint for its progress and
+// signal a process that does not handle SIGTERM yet (which then dies of it
+// with code -1 and an empty log).
+func TestIntegrationCDCRestartOnCaughtUpCheckpoint(t *testing.T) {
+	e := newEnv(t)
+	rng := rand.New(rand.NewPCG(seed(t), 1))
+	srv := iotdbtest.Start(t, iotdbtest.Options{})
+	e.exec(strings.ReplaceAll(readingsDDL, "%s", "restart"))
+	e.preload("restart", rng, 500)
+	cfgPath, cfg := e.writeConfig(cfgOpts{IoTDB: srv, Tables: []string{"restart"},
+		Mappings: readingsMapping("restart", "restart"), Start: "initial"})
+
+	p := e.startCDC(cfgPath)
+	e.waitCaughtUp(p, srv, 3*time.Minute)
+	p.kill9()
+	for i := 0; i < 3; i++ {
+		p = e.startCDC(cfgPath)
+		e.waitCaughtUp(p, srv, 3*time.Minute)
+		if code := p.terminate(2 * time.Minute); code != 0 {
+			t.Fatalf("restart %d: %s exited %d (signal %q) after SIGTERM (want 0); log:\n%s", i, p.name, code, p.signal, p.tail(30))
+		}
+		if len(p.logEntries("stopped: flushed and checkpointed")) == 0 {
+			t.Errorf("restart %d: %s did not log its clean stop; log:\n%s", i, p.name, p.tail(30))
+		}
+	}
+	assertSameState(t, "after restarts on a caught-up checkpoint", expectedState(t, e.db, cfg, "restart"), actualState(srv))
+}

@@ -260,7 +260,16 @@ type proc struct {
 	done    chan struct{}
 	code    int    // exit code; -1 when killed by a signal
 	signal  string // the signal that ended it, if any
+	// readyMsg starts the message of the first log line the process writes
+	// once it handles SIGTERM; terminate waits for it ("" = no wait). Until
+	// then a SIGTERM kills the process (Go's default action), with code -1
+	// and nothing flushed.
+	readyMsg string
 }
+
+// cdcReadyMsg is the first line cmd/cdc logs; its main installs the
+// SIGTERM/SIGINT handler (signal.NotifyContext) before it.
+const cdcReadyMsg = "cdc starting"
 
 func (e *env) startProc(bin, label string, args ...string) *proc {
 	e.t.Helper()
@@ -312,7 +321,9 @@ func (e *env) startProc(bin, label string, args ...string) *proc {
 // startCDC starts the cdc binary on a configuration.
 func (e *env) startCDC(cfgPath string, extra ...string) *proc {
 	e.t.Helper()
-	return e.startProc(e.cdcBin, "cdc", append([]string{"--config", cfgPath, "--log-format", "json"}, extra...)...)
+	p := e.startProc(e.cdcBin, "cdc", append([]string{"--config", cfgPath, "--log-format", "json"}, extra...)...)
+	p.readyMsg = cdcReadyMsg
+	return p
 }
 
 // runProc runs a binary to its end (bounded by timeout) and returns its
@@ -352,9 +363,23 @@ func (p *proc) kill9() {
 	<-p.done
 }
 
-// terminate sends SIGTERM and waits (generously) for the exit code.
+// terminate sends SIGTERM and waits (generously) for the exit code. It
+// first waits (up to d) for the process to log p.readyMsg: a process just
+// started may not handle SIGTERM yet.
 func (p *proc) terminate(d time.Duration) int {
 	p.t.Helper()
+	if p.readyMsg != "" {
+		deadline := time.Now().Add(d)
+		for !p.exited() && len(p.logEntries(p.readyMsg)) == 0 {
+			if time.Now().After(deadline) {
+				p.t.Errorf("%s did not log %q within %s, so it may not handle SIGTERM yet; killing it. log:\n%s",
+					p.name, p.readyMsg, d, p.tail(30))
+				p.kill9()
+				return -1
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
 	if p.exited() {
 		p.t.Errorf("%s had already exited (code %d) before SIGTERM; log:\n%s", p.name, p.code, p.tail(30))
 		return p.code
@@ -479,11 +504,15 @@ func reached(ck, src binlog.Position) bool {
 	return ck.Pos >= src.Pos
 }
 
-// waitCaughtUp waits until cdc's saved checkpoint reaches the source's
-// current binlog position (taken now: call it after the writers stopped).
-// It falls back to "IoTDB stable for 20s" when the checkpoint does not get
-// there, and reports which condition ended the wait. p ending early fails
-// the test.
+// waitCaughtUp waits until p streams (it logged "streaming") and cdc's
+// saved checkpoint reaches the source's current binlog position (taken now:
+// call it after the writers stopped). It falls back to "IoTDB stable for
+// 20s" when the checkpoint does not get there, and reports which condition
+// ended the wait. p ending early fails the test.
+//
+// The checkpoint alone is not enough: on a restart the previous run's
+// checkpoint may already equal the source, and the wait would end before p
+// did anything (or even installed its SIGTERM handler).
 func (e *env) waitCaughtUp(p *proc, srv *iotdbtest.Server, timeout time.Duration) (viaCheckpoint bool) {
 	e.t.Helper()
 	src := e.srcPos()
@@ -491,10 +520,14 @@ func (e *env) waitCaughtUp(p *proc, srv *iotdbtest.Server, timeout time.Duration
 	var lastActivity int64 = -1
 	stableSince := time.Now()
 	var ck binlog.Position
+	streaming := p == nil
 	for {
+		if !streaming && len(p.logEntries("streaming")) > 0 {
+			streaming, stableSince = true, time.Now() // IoTDB idle before p streamed says nothing
+		}
 		if st, ok := readCheckpoint(e.checkpointPath()); ok {
 			ck = st.Position
-			if reached(ck, src) && allSnapshotsDone(st) {
+			if streaming && reached(ck, src) && allSnapshotsDone(st) {
 				return true
 			}
 		}
@@ -506,12 +539,12 @@ func (e *env) waitCaughtUp(p *proc, srv *iotdbtest.Server, timeout time.Duration
 		act := s.PointsWritten + s.PointsDeleted + s.Deletes + s.RPCs
 		if act != lastActivity {
 			lastActivity, stableSince = act, time.Now()
-		} else if time.Since(stableSince) > 20*time.Second {
+		} else if streaming && time.Since(stableSince) > 20*time.Second {
 			e.t.Logf("WARNING: checkpoint %s did not reach the source position %s, but IoTDB saw no activity for 20s: taking that as caught up", ck, src)
 			return false
 		}
 		if time.Now().After(deadline) {
-			e.t.Fatalf("cdc did not catch up within %s: checkpoint %s, source %s", timeout, ck, src)
+			e.t.Fatalf("cdc did not catch up within %s: checkpoint %s, source %s, streaming %v", timeout, ck, src, streaming)
 		}
 		time.Sleep(200 * time.Millisecond)
 	}
@@ -526,8 +559,9 @@ func allSnapshotsDone(st *checkpoint.State) bool {
 	return true
 }
 
-// waitStreaming waits until cdc logs that it streams and has saved a
-// checkpoint.
+// waitStreaming waits until cdc logs that it streams and a checkpoint
+// exists (on a restart it may still be the previous run's: "streaming" in
+// p's own log is what says p is up).
 func (e *env) waitStreaming(p *proc, timeout time.Duration) {
 	e.t.Helper()
 	testenv.WaitFor(e.t, timeout, p.name+" streaming", func() bool {

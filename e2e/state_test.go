@@ -11,9 +11,8 @@ import (
 	"time"
 
 	"github.com/mysql-iotdb-bridge/bridge/config"
-	"github.com/mysql-iotdb-bridge/bridge/internal/bridge"
+	"github.com/mysql-iotdb-bridge/bridge/internal/wire"
 	"github.com/mysql-iotdb-bridge/bridge/iotdbtest"
-	"github.com/mysql-iotdb-bridge/bridge/mapping"
 )
 
 // state is what IoTDB holds (or should hold): normalised series path ->
@@ -78,15 +77,7 @@ func expectedInto(t *testing.T, db *sql.DB, cfg *config.Config, table string, ou
 	if !ok {
 		t.Fatalf("expectedState: no mapping for table %s", table)
 	}
-	ts, err := mapping.LoadTableSchema(ctx, db, cfg.MySQL.Database, table)
-	if err != nil {
-		t.Fatalf("expectedState: schema of %s: %v", table, err)
-	}
-	prec := cfg.IoTDB.Precision
-	if prec == "" || prec == config.PrecisionAuto {
-		prec = "ms"
-	}
-	mp, err := mapping.Compile(mc, ts, bridge.MapperOptions(cfg, prec))
+	mp, err := wire.CompileOffline(ctx, db, cfg, mc)
 	if err != nil {
 		t.Fatalf("expectedState: compile %s: %v", table, err)
 	}
@@ -254,7 +245,7 @@ func assertSameState(t *testing.T, what string, want, got state) bool {
 }
 
 // ---------------------------------------------------------------------------
-// Path normalisation, as iotdbtest stores paths (IOTDB.md section 4).
+// Path normalisation, as iotdbtest stores paths (docs/iotdb.md §4).
 
 // normPath returns p in the form iotdbtest stores it (the server's own
 // normaliser); an unparsable path is returned as it is (and will show up in

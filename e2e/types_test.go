@@ -13,7 +13,7 @@ import (
 	"github.com/mysql-iotdb-bridge/bridge/iotdbtest"
 )
 
-// typesDDL has every MySQL type of DESIGN.md section 4. The device column
+// typesDDL has every MySQL type of mapping/TYPES.md. The device column
 // takes utf8mb4 ids with dots, spaces, backquotes and CJK.
 const typesDDL = `CREATE TABLE every (
   id INT PRIMARY KEY,

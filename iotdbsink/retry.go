@@ -35,8 +35,14 @@ func retryableCode(code int32) bool {
 	return false
 }
 
-// retryable reports whether err is worth another attempt.
-func retryable(err error) bool {
+// Retryable reports whether err, returned by the sink, is worth another
+// attempt: a transport failure, or a status that says the server is busy,
+// read-only for now or changing leaders (for a 302, every failed
+// sub-status must be such a status). It is the one rule: the sink's own
+// retries use it, and cdc uses it to tell an outage (restart the stream
+// from the last acknowledged commit) from a verdict on the rows (dirty).
+// A closed sink is not retryable.
+func Retryable(err error) bool {
 	if errors.Is(err, errClosed) {
 		return false
 	}
@@ -89,7 +95,7 @@ func (s *Sink) retry(ctx context.Context, op string, fn func() error) error {
 		if err == nil {
 			return nil
 		}
-		if ctx.Err() != nil || !retryable(err) {
+		if ctx.Err() != nil || !Retryable(err) {
 			return backoff.Permanent(err)
 		}
 		return err
@@ -104,7 +110,7 @@ func (s *Sink) retry(ctx context.Context, op string, fn func() error) error {
 		// ctx ended while waiting: keep the cause that made us wait.
 		return fmt.Errorf("%w (last error: %v)", err, last)
 	}
-	if attempts > 1 && retryable(err) {
+	if attempts > 1 && Retryable(err) {
 		return fmt.Errorf("iotdb %s: giving up after %d attempts: %w", op, attempts, err)
 	}
 	return err

@@ -28,6 +28,14 @@ import (
 // nothing of that device is sent. What exists is cached per device; a 507
 // on insert drops the device from the cache so it is checked again.
 //
+// The cache holds at most defaultSchemaCacheDevices devices (a cdc runs for
+// months over fleets of 10^5..10^6 devices): past that, a CLOCK sweep
+// evicts a device not checked since the hand last passed it. Evicting only
+// costs a re-check: the device's next write misses and goes through
+// ensureDevice again, which finds its series (a failed create in a
+// database this sink created, then SHOW TIMESERIES) and creates nothing,
+// or finds a conflicting type and rejects, as on the first write.
+//
 // Table model: the database is created in Open (CREATE DATABASE IF NOT
 // EXISTS) and tables and columns are created by the server from the first
 // tablet. A tablet carries the column types and categories, so nothing is
@@ -35,28 +43,98 @@ import (
 // quoting to get right) and could still race with other writers. A column
 // that exists with another type is reported by the insert and rejected.
 type schemaCache struct {
-	mu      sync.Mutex
-	dbs     map[string]bool
-	devices map[string]map[string]client.TSDataType // device -> unquoted measurement -> type
-	// verified lists, per device, the schemas check found known and
-	// conflict-free, so that the next check of the pair is one lookup.
-	// Any change to the device's entry (add, forget) drops its list.
-	verified map[string][]*mapping.Schema
+	mu  sync.Mutex
+	dbs map[string]bool
 	// created lists the databases this sink created itself (CREATE
 	// DATABASE succeeded rather than finding one).
 	created map[string]bool
+
+	// capacity bounds devices; clock holds the same entries (nil: a slot
+	// freed by forget, listed in free), len(clock) <= capacity, and hand
+	// is where the next eviction sweep starts.
+	capacity int
+	devices  map[string]*deviceSchema
+	clock    []*deviceSchema
+	free     []int
+	hand     int
+}
+
+// defaultSchemaCacheDevices is how many devices a sink's schema cache holds:
+// about 0.4 KB each with three measurements (names apart), some 45 MB when
+// full; unbounded, 10^6 devices held 430 MB. A fleet writing more devices
+// than this round-robin re-checks each one on every write (one or two extra
+// RPCs per device and batch): size it above the devices written within a
+// few batches.
+const defaultSchemaCacheDevices = 100_000
+
+// deviceSchema is what the cache knows of one device.
+type deviceSchema struct {
+	device string
+	types  map[string]client.TSDataType // unquoted measurement -> type
+	// verified lists the schemas check found known and conflict-free, so
+	// that the next check of the pair is one lookup. Any change to the
+	// entry (add) drops the list.
+	verified []*mapping.Schema
+	slot     int  // index in schemaCache.clock
+	used     bool // checked since the clock hand last passed
 }
 
 func newSchemaCache() schemaCache {
-	return schemaCache{dbs: make(map[string]bool), devices: make(map[string]map[string]client.TSDataType),
-		verified: make(map[string][]*mapping.Schema), created: make(map[string]bool)}
+	return schemaCache{dbs: make(map[string]bool), created: make(map[string]bool),
+		capacity: defaultSchemaCacheDevices, devices: make(map[string]*deviceSchema)}
+}
+
+// setCapacity bounds the cache to n devices (n <= 0: the default) and drops
+// what it holds.
+func (c *schemaCache) setCapacity(n int) {
+	if n <= 0 {
+		n = defaultSchemaCacheDevices
+	}
+	c.mu.Lock()
+	c.capacity, c.devices, c.clock, c.free, c.hand = n, make(map[string]*deviceSchema), nil, nil, 0
+	c.mu.Unlock()
 }
 
 func (c *schemaCache) forget(device string) {
 	c.mu.Lock()
-	delete(c.devices, device)
-	delete(c.verified, device)
+	if e := c.devices[device]; e != nil {
+		delete(c.devices, device)
+		c.clock[e.slot] = nil
+		c.free = append(c.free, e.slot)
+	}
 	c.mu.Unlock()
+}
+
+// insert adds an empty entry for device (not in the cache), evicting one
+// when the cache is full: the first entry from the hand on that was not
+// checked since the hand last passed it (the sweep clears the marks it
+// passes, so it ends within one turn). c.mu must be held.
+func (c *schemaCache) insert(device string) *deviceSchema {
+	e := &deviceSchema{device: device, types: make(map[string]client.TSDataType)}
+	switch {
+	case len(c.free) > 0:
+		e.slot = c.free[len(c.free)-1]
+		c.free = c.free[:len(c.free)-1]
+		c.clock[e.slot] = e
+	case len(c.clock) < c.capacity:
+		e.slot = len(c.clock)
+		c.clock = append(c.clock, e)
+	default:
+		for {
+			v := c.clock[c.hand]
+			if !v.used {
+				delete(c.devices, v.device)
+				break
+			}
+			v.used = false
+			c.hand = (c.hand + 1) % len(c.clock)
+		}
+		e.slot = c.hand
+		c.clock[c.hand] = e
+		c.hand = (c.hand + 1) % len(c.clock)
+	}
+	c.devices[device] = e
+	return e
 }
 
 // check compares a group with the cache: known says every measurement is
@@ -64,21 +142,24 @@ func (c *schemaCache) forget(device string) {
 func (c *schemaCache) check(sc *mapping.Schema, device string) (known bool, conflict string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	if slices.Contains(c.verified[device], sc) {
-		return true, ""
-	}
-	ms, ok := c.devices[device]
-	if !ok {
+	e := c.devices[device]
+	if e == nil {
 		return false, ""
+	}
+	if !e.used {
+		e.used = true
+	}
+	if slices.Contains(e.verified, sc) {
+		return true, ""
 	}
 	defer func() {
 		if known && conflict == "" {
-			c.verified[device] = append(c.verified[device], sc)
+			e.verified = append(e.verified, sc)
 		}
 	}()
 	known = true
 	for i, m := range sc.Measurements {
-		t, ok := ms[unquote(m)]
+		t, ok := e.types[unquote(m)]
 		if !ok {
 			known = false
 			continue
@@ -95,14 +176,13 @@ func (c *schemaCache) check(sc *mapping.Schema, device string) (known bool, conf
 func (c *schemaCache) add(device string, names []string, types []client.TSDataType) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	delete(c.verified, device)
-	ms := c.devices[device]
-	if ms == nil {
-		ms = make(map[string]client.TSDataType, len(names))
-		c.devices[device] = ms
+	e := c.devices[device]
+	if e == nil {
+		e = c.insert(device)
 	}
+	e.verified = nil
 	for i, n := range names {
-		ms[unquote(n)] = types[i]
+		e.types[unquote(n)] = types[i]
 	}
 }
 
@@ -146,7 +226,7 @@ func (s *Sink) ensureSchema(ctx context.Context, groups []group, res *Result) er
 			})
 			if err != nil {
 				var se *StatusError
-				if ctx.Err() != nil || retryable(err) || !errors.As(err, &se) {
+				if ctx.Err() != nil || Retryable(err) || !errors.As(err, &se) {
 					return err
 				}
 				code, msg := se.Code, se.Message

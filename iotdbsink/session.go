@@ -16,7 +16,7 @@ import (
 
 // session is one IoTDB client session on a connection we own.
 //
-// The sink does not use client.Session, on purpose (IOTDB.md 1.1, 1.5, 10):
+// The sink does not use client.Session, on purpose (docs/iotdb.md §1.1, §1.5, §9):
 //   - client.Session has no read timeout and does not expose its transport,
 //     so a hung server blocks a call forever and nothing can interrupt it.
 //     Here we dial the net.Conn ourselves and close it when our deadline

@@ -26,17 +26,6 @@ import (
 	"github.com/mysql-iotdb-bridge/bridge/mapping"
 )
 
-// Defaults applied by New to zero config fields (the config package normally
-// fills them already).
-const (
-	DefaultSessions     = 4
-	DefaultWriteTimeout = 30 * time.Second
-	DefaultBatchRows    = 10000
-	DefaultRetryInitial = 100 * time.Millisecond
-	DefaultRetryMax     = 10 * time.Second
-	DefaultRetryElapsed = 5 * time.Minute
-)
-
 // Result is the outcome of one Write.
 type Result struct {
 	Points   int         // input points written (duplicates merged into a written row count too)
@@ -128,27 +117,7 @@ func New(cfg config.IoTDB, log zerolog.Logger) (*Sink, error) {
 	default:
 		return nil, fmt.Errorf("iotdb.timestamp_precision: %q is not auto, ms, us or ns", cfg.Precision)
 	}
-	if cfg.User == "" {
-		cfg.User = "root"
-	}
-	if cfg.Sessions <= 0 {
-		cfg.Sessions = DefaultSessions
-	}
-	if cfg.WriteTimeout <= 0 {
-		cfg.WriteTimeout = DefaultWriteTimeout
-	}
-	if cfg.Batch.Rows <= 0 {
-		cfg.Batch.Rows = DefaultBatchRows
-	}
-	if cfg.Retry.Initial <= 0 {
-		cfg.Retry.Initial = DefaultRetryInitial
-	}
-	if cfg.Retry.Max <= 0 {
-		cfg.Retry.Max = DefaultRetryMax
-	}
-	if cfg.Retry.Elapsed <= 0 {
-		cfg.Retry.Elapsed = DefaultRetryElapsed
-	}
+	cfg = cfg.WithDefaults()
 	return &Sink{
 		cfg:     cfg,
 		log:     log.With().Str("component", "iotdbsink").Logger(),
@@ -383,7 +352,7 @@ func (s *Sink) sendChunk(ctx context.Context, ch chunk, res *Result) error {
 		return nil
 	}
 	var se *StatusError
-	if ctx.Err() != nil || retryable(err) || !errors.As(err, &se) {
+	if ctx.Err() != nil || Retryable(err) || !errors.As(err, &se) {
 		return err
 	}
 	if len(ch.segs) == 1 {

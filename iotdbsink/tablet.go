@@ -25,7 +25,7 @@ import (
 // end state as a replay of the individual rows, and the server never sees a
 // tablet with duplicate timestamps (whose winner would be undefined).
 //
-// The tablet wire format (values and timestamps, IOTDB.md 2.3) is encoded
+// The tablet wire format (values and timestamps, docs/iotdb.md §2.3) is encoded
 // here directly from the points instead of going through client.Tablet: the
 // sink talks to IoTDB over its own Thrift connection (see session.go), and
 // skipping the intermediate columnar copy keeps the encoder at a few
@@ -282,7 +282,7 @@ func (s segment) rows() int { return s.hi - s.lo }
 
 // encodeTablet appends the wire form of the rows of segs (all of one schema,
 // in order) to buf: first the timestamps, then the values with the optional
-// null bitmaps (IOTDB.md 2.3). It returns the extended buffer and the offsets
+// null bitmaps (docs/iotdb.md §2.3). It returns the extended buffer and the offsets
 // where the values start and end; the timestamps are buf[start:valuesAt].
 // Values must have been validated.
 func encodeTablet(buf []byte, types []client.TSDataType, segs []segment, nulls []byte) (out []byte, valuesAt int, nullScratch []byte) {

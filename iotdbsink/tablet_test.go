@@ -360,7 +360,7 @@ func TestRetryClassification(t *testing.T) {
 		{"302 mixed", &StatusError{Code: 302, Sub: []*common.TSStatus{sub(606, true), sub(507, true)}}, false},
 	}
 	for _, c := range cases {
-		if got := retryable(c.err); got != c.retry {
+		if got := Retryable(c.err); got != c.retry {
 			t.Errorf("%s: retryable = %v, want %v", c.name, got, c.retry)
 		}
 	}

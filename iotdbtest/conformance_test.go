@@ -172,7 +172,7 @@ func TestUnsortedTablets(t *testing.T) {
 		}
 		return tab
 	}
-	// sorted=false: the client sorts (IOTDB.md §2.5)
+	// sorted=false: the client sorts (docs/iotdb.md §2.5)
 	must(t, s.InsertTablet(mk("root.us.a"), false))
 	// unsorted but declared sorted=true: the double stores every row at its own
 	// timestamp (as if sorted); a real server may mis-handle such tablets.
@@ -593,7 +593,7 @@ func TestTableModel(t *testing.T) {
 		must(t, tab.SetValueAt(row.note, 3, r))
 		tab.RowSize++
 	}
-	must(t, s.Insert(tab)) // never sorted by the client (IOTDB.md §2.5)
+	must(t, s.Insert(tab)) // never sorted by the client (docs/iotdb.md §2.5)
 	got := srv.TableRows("db1", "t1")
 	want := []map[string]any{
 		{"time": int64(40), "device_id": "p2", "site": "plant-1", "temp": nil, "note": "y"},
@@ -661,7 +661,7 @@ func TestLoginAndProtocol(t *testing.T) {
 	c := cfgFor(srv)
 	c.UserName, c.Password = "u", "wrong"
 	s := client.NewSession(c)
-	if err := s.Open(false, 2000); err != nil { // the client ignores the open status (IOTDB.md §1.2)
+	if err := s.Open(false, 2000); err != nil { // the client ignores the open status (docs/iotdb.md §1.2)
 		t.Fatal(err)
 	}
 	defer s.Close()
@@ -737,7 +737,7 @@ func TestMalformedAndUnsupported(t *testing.T) {
 func TestCompactProtocolAndDiscard(t *testing.T) {
 	srv := Start(t, Options{DiscardData: true})
 	s := client.NewSession(cfgFor(srv))
-	must(t, s.Open(true, 2000)) // enableRPCCompression => TCompactProtocol (IOTDB.md §1.1)
+	must(t, s.Open(true, 2000)) // enableRPCCompression => TCompactProtocol (docs/iotdb.md §1.1)
 	defer s.Close()
 	must(t, s.InsertAlignedRecord("root.cp.d", []string{"v"}, []client.TSDataType{client.INT32}, []any{int32(1)}, 1))
 	wantCode(t, s.InsertAlignedRecord("root.cp.d", []string{"v"}, []client.TSDataType{client.BOOLEAN}, []any{true}, 2), 507)

@@ -41,7 +41,7 @@ func (e *errMalformed) Error() string { return "iotdbtest: malformed request: " 
 func malformed(format string, a ...any) error { return &errMalformed{msg: fmt.Sprintf(format, a...)} }
 
 // decodeTimes decodes a tablet's timestamps buffer: rows × int64 big-endian
-// (IOTDB.md §2.2).
+// (docs/iotdb.md §2.2).
 func decodeTimes(b []byte, rows int) ([]int64, error) {
 	if rows < 0 || len(b) < rows*8 {
 		return nil, malformed("timestamps buffer has %d bytes, need %d for %d rows", len(b), rows*8, rows)
@@ -53,7 +53,7 @@ func decodeTimes(b []byte, rows int) ([]int64, error) {
 	return ts, nil
 }
 
-// decodeTablet decodes a tablet values buffer exactly as IOTDB.md §2.3:
+// decodeTablet decodes a tablet values buffer exactly as docs/iotdb.md §2.3:
 // every column in schema order (big-endian fixed width, binary = int32 length
 // + bytes), then — only if bytes remain — per column one hasNull byte and,
 // when set, rows/8+1 bitmap bytes (LSB-first, bit set = NULL).
@@ -96,7 +96,7 @@ func decodeTablet(buf []byte, names []string, types []int32, rows int) ([]inCol,
 			off += l
 		}
 	}
-	if off == len(buf) { // no bitmap section (IOTDB.md §2.3: "otherwise the buffer simply ends here")
+	if off == len(buf) { // no bitmap section (docs/iotdb.md §2.3: no NULL in the tablet)
 		return cols, nil
 	}
 	for i := range cols {
@@ -118,7 +118,7 @@ func decodeTablet(buf []byte, names []string, types []int32, rows int) ([]inCol,
 	return cols, nil
 }
 
-// decodeRecord decodes one record's values (IOTDB.md §2.4): per value one type
+// decodeRecord decodes one record's values (docs/iotdb.md §2.4): per value one type
 // byte then the value. The result is a set of 1-row columns.
 func decodeRecord(buf []byte, names []string) ([]inCol, error) {
 	cols := make([]inCol, len(names))
@@ -160,7 +160,7 @@ func decodeRecord(buf []byte, names []string) ([]inCol, error) {
 }
 
 // stringRecordCols turns insertStringRecord values into 1-row columns with the
-// server's inference rules (IOTDB.md §3.1: boolean -> BOOLEAN, integer and
+// server's inference rules (docs/iotdb.md §3.1: boolean -> BOOLEAN, integer and
 // floating -> DOUBLE, else TEXT); reg gives already registered types.
 func stringRecordCols(names, vals []string, reg func(name string) (TSDataType, bool)) ([]inCol, error) {
 	if len(names) != len(vals) {
@@ -248,7 +248,7 @@ func (c *inCol) value(r int) any {
 
 // ingest writes the non-null rows of c into d, converting from c.typ to the
 // registered type reg (the caller checked canCast). NULL never creates or
-// overwrites a point (IOTDB.md §3.3). Returns the number of points written.
+// overwrites a point (docs/iotdb.md §3.3). Returns the number of points written.
 func ingest(d seriesStore, reg TSDataType, c *inCol, times []int64) int {
 	rows := len(times)
 	n := 0

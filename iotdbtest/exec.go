@@ -7,7 +7,7 @@ import (
 	"strings"
 )
 
-// session is the per-connection state (IOTDB.md §1.3: the server's session
+// session is the per-connection state (docs/iotdb.md §1.3: the server's session
 // identity is the connection).
 type session struct {
 	opened   bool

@@ -63,7 +63,7 @@ func TestDropConnections(t *testing.T) {
 	before := srv.Stats().Connections
 	srv.DropConnections()
 	eventually(t, "connections closed", func() bool { return srv.OpenConnections() == 0 })
-	// the client notices the dead connection, reconnects once and replays (IOTDB.md §1.5)
+	// the client notices the dead connection, reconnects once and replays (docs/iotdb.md §1.5)
 	must(t, insOne(s, 2))
 	if st := srv.Stats(); st.Connections <= before {
 		t.Fatalf("no reconnect: %+v", st)

@@ -11,13 +11,13 @@ import (
 )
 
 // conn is the rpc.IClientRPCService handler of ONE TCP connection; it owns
-// the connection's session (IOTDB.md §1.3). Handlers of one connection run
+// the connection's session (docs/iotdb.md §1.3). Handlers of one connection run
 // sequentially on that connection's goroutine.
 //
 // Every implemented handler recovers panics into status 305 and never
 // returns a Go error: a Go error becomes a TApplicationException, which the
 // v2.0.10 client treats as a lost connection and answers with reconnect +
-// replay (IOTDB.md §1.5, §9).
+// replay (docs/iotdb.md §1.5, §8).
 type conn struct {
 	unsupported // answers 300 for every method not overridden below
 
@@ -65,7 +65,7 @@ func (h *conn) opts() writeOpts {
 	return writeOpts{autoCreate: !o.DisableAutoCreate, partialInsert: !o.DisablePartialInsert, precision: o.Precision, discard: o.DiscardData}
 }
 
-// ---- session lifecycle (IOTDB.md §1.2, §1.3) ----
+// ---- session lifecycle (docs/iotdb.md §1.2, §1.3) ----
 
 func (h *conn) OpenSession(ctx context.Context, req *rpc.TSOpenSessionReq) (r *rpc.TSOpenSessionResp, _ error) {
 	defer func() {
@@ -184,7 +184,7 @@ func (h *conn) InsertTablet(ctx context.Context, req *rpc.TSInsertTabletReq) (r 
 		cols, err = decodeTablet(req.Values, req.Measurements, req.Types, int(req.Size))
 	}
 	if req.GetWriteToTable() {
-		// table model (IOTDB.md §6): same RPC, prefixPath = table name
+		// table model (docs/iotdb.md §6): same RPC, prefixPath = table name
 		return h.write(func(s *Stats) { s.InsertTabletCalls++ }, func(o writeOpts) *common.TSStatus {
 			if err != nil {
 				return malformedStatus(err)
@@ -456,7 +456,7 @@ func (h *conn) ExecuteQueryStatementV2(ctx context.Context, req *rpc.TSExecuteSt
 	}
 	if !st.isQuery() {
 		// A real server executes it and answers status-only, which makes the
-		// v2.0.10 client panic (IOTDB.md §1.5). The double refuses instead.
+		// v2.0.10 client panic (docs/iotdb.md §1.5). The double refuses instead.
 		return &rpc.TSExecuteStatementResp{Status: status(codeExecuteError, fmt.Sprintf("iotdbtest: %q is not a query; use ExecuteNonQueryStatement (a real IoTDB would execute it and the v2.0.10 client would panic on the status-only answer)", req.Statement))}, nil
 	}
 	res, _ := h.runSQL(req.Statement)
@@ -490,7 +490,7 @@ func (h *conn) ExecuteBatchStatement(ctx context.Context, req *rpc.TSExecuteBatc
 	return st, nil
 }
 
-const maxBlockBytes = 8 << 20 // keep answers well below the client's 16 MB frame limit (IOTDB.md §1.1)
+const maxBlockBytes = 8 << 20 // keep answers well below the client's 16 MB frame limit (docs/iotdb.md §1.1)
 
 // page encodes the next page of c (at most fetchSize rows).
 func page(c *cursor, fetchSize int) [][]byte {
@@ -516,7 +516,7 @@ func fetchSizeOf(p *int32) int {
 	return int(*p)
 }
 
-// queryResp answers the first page of a query (IOTDB.md §5.2): queryId and
+// queryResp answers the first page of a query (docs/iotdb.md §5.2): queryId and
 // moreData are always set.
 func (h *conn) queryResp(rs *resultSet, fetchSize *int32) *rpc.TSExecuteStatementResp {
 	qid := h.srv.nextID()
@@ -579,7 +579,7 @@ func (h *conn) CancelOperation(ctx context.Context, req *rpc.TSCancelOperationRe
 	return okStatus(), nil
 }
 
-// GetProperties answers the server properties (IOTDB.md §7).
+// GetProperties answers the server properties (docs/iotdb.md §7).
 func (h *conn) GetProperties(ctx context.Context) (*rpc.ServerProperties, error) {
 	return &rpc.ServerProperties{Version: "iotdbtest (test double)", SupportedTimeAggregationOperations: []string{"count"}, TimestampPrecision: h.srv.opts.Precision}, nil
 }

@@ -6,7 +6,7 @@ import (
 	"strings"
 )
 
-// Path and node-name rules of the tree model (IOTDB.md §4).
+// Path and node-name rules of the tree model (docs/iotdb.md §4).
 //
 //   - an unquoted node matches [0-9a-zA-Z_\u2E80-\u9FFF]+ and is not a real number;
 //   - anything else must be backquoted, a backquote inside is doubled;
@@ -19,7 +19,7 @@ var (
 	realNumRe = regexp.MustCompile(`^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$`)
 )
 
-// errIllegalPath is reported as status 509 ILLEGAL_PATH (IOTDB.md §3.4, §4).
+// errIllegalPath is reported as status 509 ILLEGAL_PATH (docs/iotdb.md §3.4, §4).
 type errIllegalPath struct{ msg string }
 
 func (e *errIllegalPath) Error() string { return e.msg }
@@ -49,7 +49,7 @@ func quoteNode(inner string) string {
 	return "`" + strings.ReplaceAll(inner, "`", "``") + "`"
 }
 
-// splitPath splits a path into nodes, honouring backquotes (IOTDB.md §4).
+// splitPath splits a path into nodes, honouring backquotes (docs/iotdb.md §4).
 // Each returned node is normalised: a quoted node whose inside is a legal
 // identifier loses its quotes; other quoted nodes keep them (with inner
 // backquotes doubled). Wildcards are returned as "*" / "**" only when
@@ -148,7 +148,7 @@ func parseDevicePath(p string) ([]string, string, error) {
 }
 
 // parseMeasurement checks a measurement name as a single node
-// (checkAndReturnSingleMeasurement, IOTDB.md §4) and returns its stored form.
+// (checkAndReturnSingleMeasurement, docs/iotdb.md §4) and returns its stored form.
 func parseMeasurement(m string) (string, error) {
 	if m == "" {
 		return "", illegalPath("%s is not a legal path", m)

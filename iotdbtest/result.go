@@ -17,7 +17,7 @@ type resultSet struct {
 
 func (r *resultSet) rows() int { return len(r.times) }
 
-// encodeTsBlock serialises rows [lo,hi) as a TsBlock (IOTDB.md §5.3): all
+// encodeTsBlock serialises rows [lo,hi) as a TsBlock (docs/iotdb.md §5.3): all
 // integers big-endian; null flags and booleans packed MSB-first.
 func (r *resultSet) encodeTsBlock(lo, hi int) []byte {
 	n := hi - lo

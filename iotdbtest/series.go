@@ -9,7 +9,7 @@ import (
 // times) plus an unsorted out-of-order buffer that is merged lazily. In-order
 // appends (the common case) are an append to two typed slices; a rewrite of
 // an existing time is found by binary search and overwritten in place
-// (IOTDB.md §3.3: duplicates overwrite, last write wins).
+// (docs/iotdb.md §3.3: duplicates overwrite, last write wins).
 type pointsOf[T any] struct {
 	t  []int64
 	v  []T
@@ -77,7 +77,7 @@ func (d *pointsOf[T]) merge() {
 	d.ot, d.ov = nil, nil
 }
 
-// deleteRange removes points with lo <= t <= hi (inclusive, IOTDB.md §5.1).
+// deleteRange removes points with lo <= t <= hi (inclusive, docs/iotdb.md §5.1).
 func (d *pointsOf[T]) deleteRange(lo, hi int64) int {
 	d.merge()
 	a, _ := slices.BinarySearch(d.t, lo)

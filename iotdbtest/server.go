@@ -4,7 +4,7 @@
 // client, with an in-memory store, inspection helpers and fault injection.
 //
 // It is NOT an IoTDB server and never a sink for real data. Behaviours are
-// emulated from /work/shared/IOTDB.md (section numbers are cited in the
+// emulated from docs/iotdb.md (section numbers are cited in the
 // code); see README.md for what is and is not emulated.
 //
 // Use it like net/http/httptest:
@@ -35,8 +35,8 @@ type Options struct {
 	Addr                 string // listen address, default "127.0.0.1:0"
 	User, Password       string // default root/root
 	Precision            string // "ms" (default) | "us" | "ns"; sent as configuration["timestamp_precision"]
-	DisableAutoCreate    bool   // enable_auto_create_schema=false (IOTDB.md §3.1)
-	DisablePartialInsert bool   // enable_partial_insert=false (IOTDB.md §3.2)
+	DisableAutoCreate    bool   // enable_auto_create_schema=false (docs/iotdb.md §3.1)
+	DisablePartialInsert bool   // enable_partial_insert=false (docs/iotdb.md §3.2)
 	// DiscardData validates and counts writes (schema, types, statuses and
 	// Stats are all kept) but stores no point values: for long benchmarks
 	// where ~16 bytes per stored point would exhaust memory.
@@ -67,7 +67,7 @@ type liveConn struct {
 	cancel context.CancelFunc
 }
 
-// maxFrame is the server's thrift MaxFrameSize (IOTDB.md §1.1, §9).
+// maxFrame is the server's thrift MaxFrameSize (docs/iotdb.md §1.1, §8).
 const maxFrame = 512 << 20
 
 // NewServer starts a server; it is listening and serving on return.
@@ -186,7 +186,7 @@ func (s *Server) serve(ctx context.Context, lc *liveConn) {
 	sock := thrift.NewTSocketFromConnConf(pc, cfg)
 	trans := thrift.NewTFramedTransportConf(sock, cfg)
 	var prot thrift.TProtocol
-	if hdr[4] == 0x82 { // client enabled RPC compression (IOTDB.md §1.1)
+	if hdr[4] == 0x82 { // client enabled RPC compression (docs/iotdb.md §1.1)
 		prot = thrift.NewTCompactProtocolConf(trans, cfg)
 	} else {
 		prot = thrift.NewTBinaryProtocolConf(trans, cfg)

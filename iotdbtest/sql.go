@@ -8,7 +8,7 @@ import (
 )
 
 // A deliberately small SQL front end: only the statement forms listed in
-// IOTDB.md §5.4 (and README.md). Anything else is answered with 700.
+// docs/iotdb.md §5.4 (and README.md). Anything else is answered with 700.
 
 type tokKind int
 
@@ -207,7 +207,7 @@ func parseInt64(s string) (int64, error) {
 
 // whereClause parses "cond AND cond ..." where cond is `time op N` or
 // `name = 'str'` (the latter only if allowEq). OR is reported separately so
-// that callers can answer the documented error (IOTDB.md §5.1).
+// that callers can answer the documented error (docs/iotdb.md §5.1).
 type whereClause struct {
 	tr    timeRange
 	eq    map[string]string

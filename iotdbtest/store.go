@@ -20,7 +20,7 @@ type series struct {
 	compressor string
 }
 
-// device is one tree-model device; aligned is fixed at creation (IOTDB.md §3.5).
+// device is one tree-model device; aligned is fixed at creation (docs/iotdb.md §3.5).
 type device struct {
 	path    string
 	nodes   []string
@@ -92,7 +92,7 @@ func status(code int32, msg string) *common.TSStatus {
 
 func okStatus() *common.TSStatus { return &common.TSStatus{Code: codeSuccess} }
 
-// checkPrecision is timestamp_precision_check_enabled (IOTDB.md §3.4, §7).
+// checkPrecision is timestamp_precision_check_enabled (docs/iotdb.md §3.4, §7).
 // Note: the real server checks only the last timestamp of a tablet; the
 // double checks every timestamp (stricter, catches more bridge bugs).
 func checkPrecision(prec string, times []int64) *statusErr {
@@ -160,7 +160,7 @@ type plannedDev struct {
 
 // writeTree applies a tree write RPC: validate everything first (illegal
 // paths, precision, database, alignment → whole RPC fails, nothing written),
-// then per column type checks with partial insert (IOTDB.md §3.1, §3.2, §3.5, §4).
+// then per column type checks with partial insert (docs/iotdb.md §3.1, §3.2, §3.5, §4).
 func (s *store) writeTree(units []treeUnit, o writeOpts) *common.TSStatus {
 	type colPlan struct {
 		name string // stored measurement
@@ -433,7 +433,7 @@ func (s *store) matchSeries(pat []string) []*series {
 }
 
 // deleteTree deletes points of every series matching one of the patterns with
-// lo <= t <= hi (IOTDB.md §5.1). A pattern matching nothing is a success.
+// lo <= t <= hi (docs/iotdb.md §5.1). A pattern matching nothing is a success.
 func (s *store) deleteTree(paths []string, lo, hi int64) *statusErr {
 	pats := make([][]string, len(paths))
 	for i, p := range paths {

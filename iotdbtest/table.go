@@ -8,12 +8,12 @@ import (
 	"github.com/apache/iotdb-client-go/v2/common"
 )
 
-// Table model (IOTDB.md §6): a database holds tables; a table has a time
+// Table model (docs/iotdb.md §6): a database holds tables; a table has a time
 // column plus TAG / ATTRIBUTE (STRING) and FIELD columns; a device is a tuple
 // of TAG values; rows are keyed by (device, time) with the tree model's
 // overwrite / NULL rules.
 
-// Column categories as sent by the Go client (IOTDB.md §6).
+// Column categories as sent by the Go client (docs/iotdb.md §6).
 const (
 	catTag       int8 = 0
 	catField     int8 = 1
@@ -129,7 +129,7 @@ func (s *store) createTableDB(name string, ifNotExists bool) *statusErr {
 // writeTable applies an insertTablet with writeToTable=true.
 func (s *store) writeTable(db, tname string, cats []int8, times []int64, cols []inCol, o writeOpts) *common.TSStatus {
 	if db == "" {
-		return status(codeSemanticError, "database is not specified (IOTDB.md §1.5: a reconnected table session loses its database)")
+		return status(codeSemanticError, "database is not specified (docs/iotdb.md §1.5: a reconnected table session loses its database)")
 	}
 	tdb := s.tdbs[strings.ToLower(db)]
 	if tdb == nil {
@@ -383,7 +383,7 @@ func (t *table) rowsOf(p *tablePred) []map[string]any {
 }
 
 // deleteRows deletes whole rows matching p (table deletes are row-granular,
-// IOTDB.md §5.1).
+// docs/iotdb.md §5.1).
 func (t *table) deleteRows(p *tablePred) int {
 	n := 0
 	for _, d := range t.devices {

@@ -6,7 +6,7 @@ import (
 	"github.com/apache/iotdb-client-go/v2/client"
 )
 
-// TSDataType is the client's data type enum (IOTDB.md §2.1).
+// TSDataType is the client's data type enum (docs/iotdb.md §2.1).
 type TSDataType = client.TSDataType
 
 const (
@@ -22,7 +22,7 @@ const (
 	STRING    = client.STRING
 )
 
-// Status codes (IOTDB.md §3.4).
+// Status codes (docs/iotdb.md §3.4).
 const (
 	codeSuccess          int32 = 200
 	codeIncompatible     int32 = 201
@@ -85,7 +85,7 @@ func validType(t TSDataType) bool {
 }
 
 // canCast reports whether a value of type in may be written into a series
-// registered as reg (widening casts, IOTDB.md §3.2).
+// registered as reg (widening casts, docs/iotdb.md §3.2).
 func canCast(in, reg TSDataType) bool {
 	if in == reg {
 		return true

@@ -8,7 +8,7 @@ import (
 	"unicode/utf8"
 )
 
-// QuoteNode returns s as one IoTDB tree-model path node (IOTDB.md section 4):
+// QuoteNode returns s as one IoTDB tree-model path node (docs/iotdb.md §4):
 // unchanged when it is a legal unquoted identifier ([0-9A-Za-z_] and CJK
 // U+2E80..U+9FFF) that is neither a real number nor a reserved word
 // (root, time, timestamp); otherwise wrapped in backquotes with inner

@@ -18,7 +18,7 @@ type Schema struct {
 	Aligned     bool   // tree: aligned device (table model is always aligned)
 
 	// Measurements holds the IoTDB measurement names exactly as sent on the wire
-	// (tree: path nodes quoted per IOTDB.md section 4; table model: column names).
+	// (tree: path nodes quoted per docs/iotdb.md §4; table model: column names).
 	// Types and Categories are parallel to it. Categories is nil in the tree model.
 	Measurements []string
 	Types        []client.TSDataType

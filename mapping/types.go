@@ -563,7 +563,7 @@ func perSecond(unit string) (int64, bool) {
 }
 
 // maxTime is IoTDB's timestamp sanity check (TimestampPrecisionUtils,
-// IOTDB.md section 3.4): ms rejects t > 1e13, us rejects t > 1e16.
+// docs/iotdb.md §3.4): ms rejects t > 1e13, us rejects t > 1e16.
 func maxTime(perSec int64) int64 {
 	switch perSec {
 	case 1e3:

@@ -47,7 +47,7 @@ func (tw *tripwire) port() string { return strconv.Itoa(tw.ln.Addr().(*net.TCPAd
 // badConfigs are the files of testdata/bad that the configuration alone
 // shows to be wrong (each is testdata/ok.yaml with one thing wrong).
 var badConfigs = []struct{ file, msg string }{
-	{"unknown_key.yaml", `testdata/bad/unknown_key.yaml:22: backfill.page_size: unknown field; known fields: readers, writers, page_rows, queue, state`},
+	{"unknown_key.yaml", `testdata/bad/unknown_key.yaml:22: backfill.page_size: unknown field; known fields: readers, writers, page_rows, queue, state, shutdown_timeout`},
 	{"bad_template.yaml", "testdata/bad/bad_template.yaml:16: iotdb.mappings[0].device: \"root.bf.pump-1.${dev}\": node \"pump-1\" is not a legal IoTDB node name (letters, digits, _; not a number): backquote it, as `pump-1`"},
 	{"bad_type.yaml", `testdata/bad/bad_type.yaml:19: iotdb.mappings[0].measurements[0].type: "REAL" is not an IoTDB type (BOOLEAN, INT32, INT64, FLOAT, DOUBLE, TEXT, STRING, BLOB, DATE, TIMESTAMP)`},
 	{"bad_zone.yaml", `testdata/bad/bad_zone.yaml:17: iotdb.mappings[0].time.zone: "Mars/Olympus_Mons" is not a known IANA time zone (e.g. UTC, Europe/Berlin)`},

@@ -9,7 +9,7 @@ import (
 	"github.com/mysql-iotdb-bridge/bridge/iotdbtest"
 )
 
-// every holds one row per edge case of DESIGN.md section 4. every_strict is
+// every holds one row per edge case of mapping/TYPES.md. every_strict is
 // a copy mapped with the strict policies (bigint_unsigned: error, decimal:
 // double, zero_date: dirty), every with the lenient ones (string, string,
 // null). Each row of every_strict has at most one problem, so its dirty

@@ -16,26 +16,21 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
-	"time"
 
-	"github.com/mysql-iotdb-bridge/bridge/config"
-	"github.com/mysql-iotdb-bridge/bridge/internal/bridge"
-	"github.com/mysql-iotdb-bridge/bridge/internal/cdc"
+	"github.com/mysql-iotdb-bridge/bridge/internal/process"
+	"github.com/mysql-iotdb-bridge/bridge/internal/wire"
 )
 
 const (
-	exitOK     = 0
-	exitFailed = 1
-	exitUsage  = 2
+	exitOK     = wire.ExitOK
+	exitFailed = wire.ExitFailed
+	exitUsage  = wire.ExitUsage
 )
 
 type flags struct {
@@ -64,74 +59,15 @@ func main() {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	bridge.TuneGC(128 << 20)
-	stopProfile := bridge.StartProfile()
+	process.TuneGC(128 << 20)
+	stopProfile := process.StartProfile()
 	code := run(ctx, f, os.Stdout, os.Stderr)
 	stopProfile()
 	os.Exit(code)
 }
 
 func run(ctx context.Context, f flags, stdout, stderr io.Writer) int {
-	if f.logFormat != "" && f.logFormat != "json" && f.logFormat != "console" {
-		fmt.Fprintf(stderr, "cdc: --log-format %q: want json or console\n", f.logFormat)
-		return exitUsage
-	}
-	cfg, err := config.Load(f.config)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return exitUsage
-	}
-	log := bridge.NewLogger(cfg.Log, f.logFormat, stderr)
-	eng, err := cdc.New(cdc.Options{Config: cfg, Log: log})
-	if err != nil {
-		fmt.Fprintln(stderr, errorLine(err))
-		return exitUsage
-	}
-	if f.check {
-		cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
-		defer cancel()
-		checks, ok := eng.Check(cctx)
-		cdc.PrintChecks(stdout, checks)
-		if !ok {
-			return exitFailed
-		}
-		return exitOK
-	}
-	log.Info().Str("config", cfg.Path).Int("tables", len(cfg.IoTDB.Mappings)).Str("start", cfg.CDC.Start.String()).
-		Str("checkpoint", cfg.CDC.Checkpoint.Path).Msg("cdc starting")
-	if err := eng.Run(ctx); err != nil {
-		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
-			return exitOK // stopped during startup
-		}
-		fmt.Fprintln(stderr, errorLine(err))
-		return exitFailed
-	}
-	return exitOK
+	return wire.RunCDC(ctx, wire.CDCArgs{Config: f.config, Check: f.check, LogFormat: f.logFormat}, stdout, stderr)
 }
 
-// healthcheck GETs url: the image's HEALTHCHECK (distroless has no curl).
-func healthcheck(url string, stderr io.Writer) int {
-	c := &http.Client{Timeout: 5 * time.Second}
-	resp, err := c.Get(url)
-	if err != nil {
-		fmt.Fprintln(stderr, "unhealthy:", err)
-		return exitFailed
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
-	if resp.StatusCode != http.StatusOK {
-		fmt.Fprintln(stderr, "unhealthy:", resp.Status)
-		return exitFailed
-	}
-	return exitOK
-}
-
-// errorLine is the one line printed for a fatal error, prefixed "cdc: " once
-// (engine errors may already carry it).
-func errorLine(err error) string {
-	msg := err.Error()
-	if !strings.HasPrefix(msg, "cdc: ") {
-		msg = "cdc: " + msg
-	}
-	return msg
-}
+func healthcheck(url string, stderr io.Writer) int { return wire.Healthcheck(url, stderr) }

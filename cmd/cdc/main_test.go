@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -171,5 +172,41 @@ func TestHealthcheck(t *testing.T) {
 	}
 	if c := healthcheck("http://127.0.0.1:1/healthz", &errb); c != exitFailed {
 		t.Fatalf("refused: %d", c)
+	}
+}
+
+// cdc --check with MySQL unreachable and an IoTDB whose precision differs
+// from the configured one (auto, compiled as ms before the sink opens)
+// reports both verdicts instead of crashing: nothing recompiles the
+// mappings against a source that was never opened.
+func TestCheckWithSourceDownAndOtherPrecision(t *testing.T) {
+	iot := iotdbtest.Start(t, iotdbtest.Options{Precision: "us"})
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	port := ln.Addr().(*net.TCPAddr).Port
+	ln.Close() // nothing listens there now
+	dir := t.TempDir()
+	cfg := fmt.Sprintf(`
+mysql: {host: 127.0.0.1, port: %d, user: bridge, database: plant, tls: disabled, tables: [{name: readings}]}
+iotdb:
+  nodes: ["%s"]
+  password: root
+  retry: {initial: 10ms, max: 50ms, give_up_after: 1s}
+  mappings:
+    - {table: readings, device: "root.factory.${dev}", time: {column: ts}, measurements: [{column: temp}]}
+cdc: {checkpoint: {path: %s}}
+metrics: {listen: ""}
+`, port, iot.Addr(), filepath.Join(dir, "ck.json"))
+	path := filepath.Join(dir, "config.yaml")
+	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	code := run(context.Background(), flags{config: path, check: true}, &out, &errb)
+	if code != exitFailed || !strings.Contains(out.String(), "FAIL  mysql") || !strings.Contains(out.String(), "PASS  iotdb") ||
+		!strings.Contains(out.String(), "precision us") {
+		t.Fatalf("exit %d, want %d with FAIL mysql and PASS iotdb (precision us)\nstdout:\n%s\nstderr:\n%s", code, exitFailed, out.String(), errb.String())
 	}
 }

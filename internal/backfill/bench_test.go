@@ -7,14 +7,16 @@ import (
 	"testing"
 
 	"github.com/mysql-iotdb-bridge/bridge/config"
+	"github.com/mysql-iotdb-bridge/bridge/internal/dirty"
 	"github.com/mysql-iotdb-bridge/bridge/internal/testenv"
+	"github.com/mysql-iotdb-bridge/bridge/iotdbsink"
 	"github.com/mysql-iotdb-bridge/bridge/mapping"
 )
 
 type nopWriter struct{}
 
-func (nopWriter) Write(context.Context, []mapping.Point) (WriteResult, error) {
-	return WriteResult{}, nil
+func (nopWriter) Write(context.Context, []mapping.Point) (iotdbsink.Result, error) {
+	return iotdbsink.Result{}, nil
 }
 
 // BenchmarkScan compares one raw prepared-statement scan of 200k rows with
@@ -69,7 +71,7 @@ func BenchmarkScan(b *testing.B) {
 			opts := Options{DB: db, Database: m.Database, Writer: nopWriter{}, Restart: true,
 				Tables:   []Table{{Config: config.Table{Name: "bench", Partition: config.Partition{Count: 8}}, Mapper: &testMapper{cols: []string{"id", "dev", "ts", "v"}, keyCols: 1, devCol: 1, timeCol: 2}}},
 				Backfill: config.Backfill{State: filepath.Join(dir, "s.json")},
-				Dirty:    config.DirtyRows{File: filepath.Join(dir, "d.jsonl"), Max: -1}}
+				Dirty:    dirty.New(config.DirtyRows{File: filepath.Join(dir, "d.jsonl"), Max: -1})}
 			sum, err := Run(ctx, opts)
 			if err != nil {
 				b.Fatal(err)

@@ -11,7 +11,7 @@
 //	        partition and at exit.
 //
 // The engine depends on two small interfaces, RowMapper and PointWriter,
-// not on mapping.Mapper and iotdbsink.Sink; cmd/backfill adapts them.
+// not on mapping.Mapper and iotdbsink.Sink (see Wiring below).
 //
 // # Planning
 //
@@ -84,38 +84,25 @@
 //
 // # Dirty rows and collisions
 //
-// Rows the mapper rejects and points IoTDB rejects ("rejected: <code>
-// <message>") are appended to the dirty-rows file (JSON lines: time, table,
-// key, column, value, reason). Policy skip counts them and goes on until more
-// than Max were skipped; fail stops at the first, naming it. Collisions (two
+// Rows the mapper rejects and points IoTDB rejects (reason iotdb_rejected,
+// detail "status <code>: <message>") go to the dirty-rows log of package
+// dirty, shared with cdc: one record shape, one policy (skip up to
+// dirty_rows.max, or fail at the first). Collisions (two
 // rows of a table mapping to one device and time) are counted per table, see
 // collisions for the memory bound.
 //
-// # Wiring (cmd/backfill)
+// # Wiring
 //
-//	type mapperAdapter struct{ *mapping.Mapper } // Columns, KeyString, SelectList promoted
+// The engine depends on RowMapper and PointWriter only. Package wire passes
+// *mapping.Mapper and *iotdbsink.Sink as they are (no adapters), for
+// cmd/backfill and for cdc's snapshots alike. The sink retries transient
+// failures itself under iotdb.retry, so a write error stops the run (the
+// page stays unacknowledged and the next run reads it again); the engine
+// retries only its own MySQL reads and planning queries.
 //
-//	func (a mapperAdapter) Map(row []any) (mapping.Point, error) {
-//		p, err := a.Mapper.Map(row)
-//		var de *mapping.DirtyError
-//		if errors.As(err, &de) {
-//			return p, &backfill.DirtyError{Column: de.Column, Value: de.Value, Reason: de.Reason, Detail: de.Detail}
-//		}
-//		return p, err
-//	}
+// # Interrupts
 //
-//	type sinkAdapter struct{ s *iotdbsink.Sink }
-//
-//	func (a sinkAdapter) Write(ctx context.Context, pts []mapping.Point) (backfill.WriteResult, error) {
-//		res, err := a.s.Write(ctx, pts)
-//		var out backfill.WriteResult
-//		for _, r := range res.Rejected {
-//			out.Rejected = append(out.Rejected, backfill.Rejection{
-//				Device: r.Device, Code: int(r.Code), Message: r.Message, Points: r.Points})
-//		}
-//		return out, err
-//	}
-//
-// The sink retries transient failures itself; wrap its give-up error in
-// backoff.Permanent if the engine should not retry it again.
+// SIGINT/SIGTERM cancel the run's context: readers stop, the writers finish
+// the pages already read for at most backfill.shutdown_timeout, the state
+// is saved and Run returns ErrInterrupted (cmd/backfill exits 3).
 package backfill

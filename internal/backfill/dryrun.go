@@ -2,10 +2,10 @@ package backfill
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"strings"
 
+	"github.com/mysql-iotdb-bridge/bridge/internal/dirty"
 	"github.com/mysql-iotdb-bridge/bridge/mapping"
 )
 
@@ -13,7 +13,7 @@ import (
 // the first k rows of each table in key order. Rows the mapper rejects are
 // returned as dirty records instead of points. cmd/backfill --dry-run prints
 // the plan (Plan.String) and the points.
-func DryRun(ctx context.Context, opts Options, k int) (*Plan, []mapping.Point, []DirtyRecord, error) {
+func DryRun(ctx context.Context, opts Options, k int) (*Plan, []mapping.Point, []dirty.Record, error) {
 	opts.defaults()
 	if err := opts.validate(false); err != nil {
 		return nil, nil, nil, err
@@ -21,7 +21,7 @@ func DryRun(ctx context.Context, opts Options, k int) (*Plan, []mapping.Point, [
 	pl := &planner{db: opts.DB, database: opts.Database, readers: opts.Backfill.Readers}
 	plan := &Plan{Shard: opts.Shard}
 	var points []mapping.Point
-	var dirty []DirtyRecord
+	var dirtyRows []dirty.Record
 	for _, t := range opts.Tables {
 		tp, _, err := pl.planTable(ctx, t.Config)
 		if err != nil {
@@ -56,15 +56,15 @@ func DryRun(ctx context.Context, opts Options, k int) (*Plan, []mapping.Point, [
 		for _, row := range mem.rows {
 			p, err := tr.mapper.Map(row[:tr.nMap])
 			if err != nil {
-				var de *DirtyError
-				if !errors.As(err, &de) {
-					de = &DirtyError{Reason: err.Error()}
+				rec := mappingRecord(tr.name, err)
+				if rec.Key == "" {
+					rec.Key = tr.mapper.KeyString(row[:tr.nMap])
 				}
-				dirty = append(dirty, DirtyRecord{Table: tr.name, Key: tr.mapper.KeyString(row[:tr.nMap]), Column: de.Column, Value: jsonValue(de.Value), Reason: de.Reason, Detail: de.Detail})
+				dirtyRows = append(dirtyRows, rec)
 				continue
 			}
 			points = append(points, p)
 		}
 	}
-	return plan, points, dirty, nil
+	return plan, points, dirtyRows, nil
 }

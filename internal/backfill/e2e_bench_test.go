@@ -3,7 +3,6 @@ package backfill
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -16,10 +15,10 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cenkalti/backoff/v4"
 	"github.com/rs/zerolog"
 
 	"github.com/mysql-iotdb-bridge/bridge/config"
+	"github.com/mysql-iotdb-bridge/bridge/internal/dirty"
 	"github.com/mysql-iotdb-bridge/bridge/internal/testenv"
 	"github.com/mysql-iotdb-bridge/bridge/iotdbsink"
 	"github.com/mysql-iotdb-bridge/bridge/mapping"
@@ -185,9 +184,9 @@ FROM sensor_readings WHERE id > ? AND id <= ? ORDER BY id LIMIT ?`)
 		}
 		for b.Loop() {
 			opts := Options{DB: db, Database: m.Database, Writer: w, Restart: true,
-				Tables:   []Table{{Config: config.Table{Name: "sensor_readings", Partition: config.Partition{Column: "id", Count: 8}}, Mapper: e2eMapper{mp}}},
+				Tables:   []Table{{Config: config.Table{Name: "sensor_readings", Partition: config.Partition{Column: "id", Count: 8}}, Mapper: mp}},
 				Backfill: config.Backfill{Readers: 2, Writers: 2, State: filepath.Join(dir, "s.json")},
-				Dirty:    config.DirtyRows{File: filepath.Join(dir, "d.jsonl"), Max: -1}}
+				Dirty:    dirty.New(config.DirtyRows{File: filepath.Join(dir, "d.jsonl"), Max: -1})}
 			sum, err := Run(ctx, opts)
 			if err != nil {
 				b.Fatal(err)
@@ -273,21 +272,7 @@ func procCPU(b *testing.B, pid int) time.Duration {
 	return time.Duration(ut+st) * time.Second / 100 // USER_HZ
 }
 
-// e2eMapper and e2eWriter are internal/bridge's adapters (which this
-// package cannot import).
-type e2eMapper struct{ *mapping.Mapper }
-
-func (m e2eMapper) Map(row []any) (mapping.Point, error) {
-	p, err := m.Mapper.Map(row)
-	if err != nil {
-		var de *mapping.DirtyError
-		if errors.As(err, &de) {
-			return p, &DirtyError{Column: de.Column, Value: de.Value, Reason: de.Reason, Detail: de.Detail}
-		}
-	}
-	return p, err
-}
-
+// e2eWriter counts the non-NULL values the sink acknowledged.
 type e2eWriter struct {
 	sink   *iotdbsink.Sink
 	points countInt64
@@ -307,13 +292,13 @@ func (c *countInt64) Swap(n int64) int64 {
 	return o
 }
 
-func (w *e2eWriter) Write(ctx context.Context, pts []mapping.Point) (WriteResult, error) {
+func (w *e2eWriter) Write(ctx context.Context, pts []mapping.Point) (iotdbsink.Result, error) {
 	res, err := w.sink.Write(ctx, pts)
 	if err != nil {
-		return WriteResult{}, backoff.Permanent(err)
+		return res, err
 	}
 	if len(res.Rejected) > 0 {
-		return WriteResult{}, backoff.Permanent(fmt.Errorf("%d rejections, first %+v", len(res.Rejected), res.Rejected[0]))
+		return res, fmt.Errorf("%d rejections, first %+v", len(res.Rejected), res.Rejected[0])
 	}
 	var n int64
 	for i := range pts {
@@ -324,5 +309,5 @@ func (w *e2eWriter) Write(ctx context.Context, pts []mapping.Point) (WriteResult
 		}
 	}
 	w.points.Add(n)
-	return WriteResult{}, nil
+	return res, nil
 }

@@ -15,7 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/mysql-iotdb-bridge/bridge/config"
-	"github.com/mysql-iotdb-bridge/bridge/internal/jsonl"
+	"github.com/mysql-iotdb-bridge/bridge/internal/dirty"
 	"github.com/mysql-iotdb-bridge/bridge/mapping"
 )
 
@@ -39,17 +39,15 @@ type Options struct {
 	Tables   []Table
 	Writer   PointWriter
 
-	// Backfill sizes the run: Readers (default 4), Writers (default 2),
-	// PageRows (default 10000), Queue (pages between readers and writers,
-	// default 8) and State (default ./backfill.state.json; see StatePath for
-	// shards).
+	// Backfill sizes the run: Readers, Writers, PageRows, Queue (pages
+	// between readers and writers), State (see StatePath for shards) and
+	// ShutdownTimeout. Zero fields take the configuration's defaults.
 	Backfill config.Backfill
-	// Dirty is the dirty-row policy: skip (default) or fail, the JSON-lines
-	// File (default ./dirty-rows.jsonl) and Max (stop when more rows than Max
-	// were skipped; negative: no limit).
-	Dirty config.DirtyRows
-	// Retry is the backoff for failed reads and writes (defaults 100ms, 10s,
-	// give up after 5m).
+	// Dirty records the rows that are not written and applies the
+	// dirty-row policy. Required for Run; DryRun does not record.
+	Dirty *dirty.Log
+	// Retry is the backoff for failed planning queries and page reads
+	// (writes are retried by the Writer). Zero fields take the defaults.
 	Retry config.Retry
 	// Shard restricts the run to the partitions p with p % Count == Index.
 	Shard Shard
@@ -67,33 +65,8 @@ type Options struct {
 }
 
 func (o *Options) defaults() {
-	if o.Backfill.Readers <= 0 {
-		o.Backfill.Readers = 4
-	}
-	if o.Backfill.Writers <= 0 {
-		o.Backfill.Writers = 2
-	}
-	if o.Backfill.PageRows <= 0 {
-		o.Backfill.PageRows = 10000
-	}
-	if o.Backfill.Queue <= 0 {
-		o.Backfill.Queue = 8
-	}
-	if o.Dirty.File == "" {
-		o.Dirty.File = "dirty-rows.jsonl"
-	}
-	if o.Dirty.Policy == "" {
-		o.Dirty.Policy = "skip"
-	}
-	if o.Retry.Initial <= 0 {
-		o.Retry.Initial = 100 * time.Millisecond
-	}
-	if o.Retry.Max <= 0 {
-		o.Retry.Max = 10 * time.Second
-	}
-	if o.Retry.Elapsed <= 0 {
-		o.Retry.Elapsed = 5 * time.Minute
-	}
+	o.Backfill = o.Backfill.WithDefaults()
+	o.Retry = o.Retry.WithDefaults()
 	if o.SaveInterval <= 0 {
 		o.SaveInterval = time.Second
 	}
@@ -115,6 +88,9 @@ func (o *Options) validate(needWriter bool) error {
 	if needWriter && o.Writer == nil {
 		return errors.New("backfill: no writer")
 	}
+	if needWriter && o.Dirty == nil {
+		return errors.New("backfill: no dirty-row log")
+	}
 	if o.Shard.Count > 1 && (o.Shard.Index < 0 || o.Shard.Index >= o.Shard.Count) {
 		return fmt.Errorf("backfill: bad shard %d/%d", o.Shard.Index, o.Shard.Count)
 	}
@@ -130,11 +106,6 @@ func (o *Options) validate(needWriter bool) error {
 			return fmt.Errorf("backfill: table %s listed twice", t.Config.Name)
 		}
 		seen[t.Config.Name] = true
-	}
-	switch o.Dirty.Policy {
-	case "skip", "fail":
-	default:
-		return fmt.Errorf("backfill: dirty-row policy %q: want skip or fail", o.Dirty.Policy)
 	}
 	return nil
 }
@@ -190,7 +161,7 @@ type engine struct {
 	opts      Options
 	log       zerolog.Logger
 	statePath string
-	dirty     *dirtyFile
+	dirty     *dirty.Log
 
 	mu         sync.Mutex // guards st progress, partRun ack fields, tableRun.dirtyBy/times
 	st         *State
@@ -198,7 +169,6 @@ type engine struct {
 	saveMu     sync.Mutex
 
 	tables   []*tableRun
-	skipped  atomic.Int64 // dirty rows skipped, all tables (for Dirty.Max)
 	errOnce  sync.Once
 	fatalErr error
 	fatal    atomic.Bool
@@ -208,7 +178,7 @@ type engine struct {
 type tableRun struct {
 	name   string
 	plan   *TablePlan
-	ts     *TableState
+	ts     *TableProgress
 	mapper RowMapper
 	nMap   int // leading columns of a row that Map receives
 	// appendKey appends mapper.KeyString(row) to dst.
@@ -286,7 +256,7 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 	}
 	e := &engine{opts: opts, log: opts.Log.With().Str("component", "backfill").Logger()}
 	e.statePath = StatePath(opts.Backfill.State, opts.Shard)
-	e.dirty = &dirtyFile{out: jsonl.New(opts.Dirty.File)}
+	e.dirty = opts.Dirty
 	sum := Summary{StatePath: e.statePath}
 
 	// Phase 1: state.
@@ -306,7 +276,7 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 	if err := e.save(); err != nil && runErr == nil {
 		runErr = err
 	}
-	if err := e.dirty.Close(); err != nil && runErr == nil {
+	if err := e.dirty.Sync(); err != nil && runErr == nil {
 		runErr = err
 	}
 	opts.Progress.Finish()
@@ -363,7 +333,7 @@ func (e *engine) planTables(ctx context.Context) error {
 			op := func() error {
 				var err error
 				tp, _, err = pl.planTable(ctx, t.Config)
-				return classify(err)
+				return permanentUnlessTransient(err)
 			}
 			notify := func(err error, d time.Duration) {
 				e.log.Warn().Err(err).Str("table", name).Dur("retry_in", d).Msg("planning failed, retrying")
@@ -371,7 +341,7 @@ func (e *engine) planTables(ctx context.Context) error {
 			if err := backoff.RetryNotify(op, e.newBackoff(ctx), notify); err != nil {
 				return err
 			}
-			ts = &TableState{Plan: tp, Progress: make([]PartProgress, len(tp.Partitions))}
+			ts = &TableProgress{Plan: tp, Progress: make([]PartProgress, len(tp.Partitions))}
 			e.st.Tables[name] = ts
 			e.log.Info().Str("table", name).Int("partitions", len(tp.Partitions)).Int64("est_rows", tp.EstRows).Strs("notes", tp.Notes).Msg("planned")
 		}
@@ -448,19 +418,41 @@ func (e *engine) run(parent context.Context) error {
 			}
 		}()
 	}
+	// Writes outlive an interrupt so that the pages already read are
+	// finished, but only for Backfill.ShutdownTimeout: then wctx ends too,
+	// and what is not acknowledged by then is read again by the next run.
+	wctx, cancelWrites := context.WithCancel(context.WithoutCancel(parent))
+	boundDone := make(chan struct{})
+	go func() {
+		defer close(boundDone)
+		select {
+		case <-parent.Done():
+			t := time.NewTimer(e.opts.Backfill.ShutdownTimeout)
+			defer t.Stop()
+			select {
+			case <-t.C:
+				e.log.Warn().Dur("shutdown_timeout", e.opts.Backfill.ShutdownTimeout).
+					Msg("writes still in flight at the shutdown timeout are abandoned; the next run reads them again")
+				cancelWrites()
+			case <-wctx.Done():
+			}
+		case <-wctx.Done():
+		}
+	}()
+	defer func() { cancelWrites(); <-boundDone }()
 	var writers sync.WaitGroup
-	wctx := context.WithoutCancel(parent)
 	for range e.opts.Backfill.Writers {
 		writers.Add(1)
 		go func() {
 			defer writers.Done()
 			for pg := range pages {
-				if e.fatal.Load() {
-					continue // drain: after a fatal error nothing more is acknowledged
+				if e.fatal.Load() || wctx.Err() != nil {
+					releasePage(pg)
+					continue // drain: nothing more is acknowledged
 				}
-				if err := e.writePage(ctx, wctx, pg); err != nil {
-					if parent.Err() != nil && errors.Is(err, context.Canceled) {
-						continue // interrupted while retrying: the page stays unacknowledged
+				if err := e.writePage(wctx, pg); err != nil {
+					if parent.Err() != nil && !dirty.IsStop(err) {
+						continue // interrupted: the page stays unacknowledged
 					}
 					e.fail(err)
 				}
@@ -579,10 +571,10 @@ func (e *engine) newBackoff(ctx context.Context) backoff.BackOff {
 }
 
 // writePage maps the rows of pg, records dirty rows, writes the points and
-// acknowledges the page. ctx (the run's) bounds retries; wctx (not canceled
-// by an interrupt) carries the write itself, so a page being written when
-// the user presses Ctrl-C is finished.
-func (e *engine) writePage(ctx, wctx context.Context, pg *page) error {
+// acknowledges the page. ctx is the writers' context: an interrupt does not
+// cancel it at once (see run), so a page being written when the user
+// presses Ctrl-C is finished within the shutdown timeout.
+func (e *engine) writePage(ctx context.Context, pg *page) error {
 	t := pg.part.t
 	e.mu.Lock()
 	if t.first.IsZero() {
@@ -595,11 +587,7 @@ func (e *engine) writePage(ctx, wctx context.Context, pg *page) error {
 	for i, row := range pg.rows {
 		p, err := t.mapper.Map(row[:t.nMap])
 		if err != nil {
-			var de *DirtyError
-			if !errors.As(err, &de) {
-				de = &DirtyError{Reason: err.Error()}
-			}
-			if err := e.dirtyRow(t, row, de); err != nil {
+			if err := e.dirtyRow(t, row, mappingRecord(t.name, err)); err != nil {
 				return err
 			}
 			continue
@@ -610,16 +598,8 @@ func (e *engine) writePage(ctx, wctx context.Context, pg *page) error {
 	sc.points, sc.rowOf = points, rowOf
 	written := int64(len(points))
 	if len(points) > 0 {
-		var res WriteResult
-		op := func() error {
-			var err error
-			res, err = e.opts.Writer.Write(wctx, points)
-			return err
-		}
-		notify := func(err error, d time.Duration) {
-			e.log.Warn().Err(err).Str("table", t.name).Int("partition", pg.part.p.ID).Dur("retry_in", d).Msg("write failed, retrying")
-		}
-		if err := backoff.RetryNotify(op, e.newBackoff(ctx), notify); err != nil {
+		res, err := e.opts.Writer.Write(ctx, points)
+		if err != nil {
 			return fmt.Errorf("table %s partition p%d %s: writing %d points (keys up to %s): %w", t.name, pg.part.p.ID, pg.part.p, len(points), pg.last, err)
 		}
 		var rejected []bool
@@ -627,14 +607,13 @@ func (e *engine) writePage(ctx, wctx context.Context, pg *page) error {
 			rejected = make([]bool, len(points))
 		}
 		for _, rj := range res.Rejected {
-			reason := fmt.Sprintf("rejected: %d %s", rj.Code, rj.Message)
 			for _, pi := range rj.Points {
 				if pi < 0 || pi >= len(points) || rejected[pi] {
 					continue
 				}
 				rejected[pi] = true
 				written--
-				if err := e.dirtyRow(t, pg.rows[rowOf[pi]], &DirtyError{Reason: reason, Value: rj.Device}); err != nil {
+				if err := e.dirtyRow(t, pg.rows[rowOf[pi]], dirty.Rejected(t.name, "", rj.Device, rj.Code, rj.Message)); err != nil {
 					return err
 				}
 			}
@@ -697,39 +676,33 @@ func putWriteScratch(sc *writeScratch) {
 	writeScratchPool.Put(sc)
 }
 
+// mappingRecord is the dirty record of a row the mapper refused: a
+// *mapping.DirtyError names the column, value and reason; any other error
+// becomes the reason.
+func mappingRecord(table string, err error) dirty.Record {
+	var de *mapping.DirtyError
+	if errors.As(err, &de) {
+		return dirty.FromMapping(table, de)
+	}
+	return dirty.Record{Table: table, Reason: err.Error()}
+}
+
 // dirtyRow records a row that will not be written and applies the policy.
-func (e *engine) dirtyRow(t *tableRun, row []any, de *DirtyError) error {
-	key := t.mapper.KeyString(row[:t.nMap])
-	rec := DirtyRecord{Time: time.Now().UTC(), Table: t.name, Key: key, Column: de.Column, Value: de.Value, Reason: de.Reason, Detail: de.Detail}
-	if err := e.dirty.Record(rec); err != nil {
-		return err
+func (e *engine) dirtyRow(t *tableRun, row []any, rec dirty.Record) error {
+	if rec.Key == "" {
+		rec.Key = t.mapper.KeyString(row[:t.nMap])
 	}
 	t.dirty.Add(1)
 	e.mu.Lock()
-	t.dirtyBy[de.Reason]++
+	t.dirtyBy[rec.Reason]++
 	e.mu.Unlock()
-	what := fmt.Sprintf("table %s, key %s", t.name, key)
-	if de.Column != "" {
-		what += ", column " + de.Column
-	}
-	reason := de.Reason
-	if de.Detail != "" {
-		reason += " (" + de.Detail + ")"
-	}
-	if e.opts.Dirty.Policy == "fail" {
-		return fmt.Errorf("dirty row (%s): %s; dirty_rows.policy is fail (recorded in %s)", what, reason, e.dirty.out.Path())
-	}
-	n := e.skipped.Add(1)
-	if e.opts.Dirty.Max >= 0 && n > int64(e.opts.Dirty.Max) {
-		return fmt.Errorf("more than dirty_rows.max=%d rows skipped (last: %s: %s); see %s", e.opts.Dirty.Max, what, reason, e.dirty.out.Path())
-	}
-	return nil
+	return e.dirty.Record(rec)
 }
 
 func (e *engine) summary(start time.Time) Summary {
 	s := Summary{Duration: time.Since(start), StatePath: e.statePath}
-	if e.dirty.used() {
-		s.DirtyFile = e.dirty.out.Path()
+	if e.dirty.Used() {
+		s.DirtyFile = e.dirty.Path()
 	}
 	e.mu.Lock()
 	defer e.mu.Unlock()

@@ -3,7 +3,6 @@ package backfill
 import (
 	"context"
 	"database/sql"
-	"errors"
 	"fmt"
 	"path/filepath"
 	"sort"
@@ -15,7 +14,9 @@ import (
 	_ "github.com/go-sql-driver/mysql"
 
 	"github.com/mysql-iotdb-bridge/bridge/config"
+	"github.com/mysql-iotdb-bridge/bridge/internal/dirty"
 	"github.com/mysql-iotdb-bridge/bridge/internal/testenv"
+	"github.com/mysql-iotdb-bridge/bridge/iotdbsink"
 	"github.com/mysql-iotdb-bridge/bridge/mapping"
 )
 
@@ -41,7 +42,7 @@ type testMapper struct {
 	keyCols int
 	devCol  int
 	timeCol int // -1: time 0... use the key's position instead
-	dirty   func(row []any) *DirtyError
+	dirty   func(row []any) *mapping.DirtyError
 }
 
 var testSchema = &mapping.Schema{SourceTable: "t", Measurements: []string{"key"}}
@@ -80,34 +81,28 @@ func (m *testMapper) Map(row []any) (mapping.Point, error) {
 
 // memWriter records the keys it was given.
 type memWriter struct {
-	mu       sync.Mutex
-	keys     map[string]int
-	calls    int
-	failNext int                        // fail this many calls transiently
-	fail     func(n int) error          // or decide per call
-	reject   func(p mapping.Point) bool // points rejected with code 507
-	after    func(calls int)            // called after a successful write (outside the lock)
+	mu     sync.Mutex
+	keys   map[string]int
+	calls  int
+	fail   func(n int) error          // decide per call whether it fails
+	reject func(p mapping.Point) bool // points rejected with code 507
+	after  func(calls int)            // called after a successful write (outside the lock)
 }
 
 func newMemWriter() *memWriter { return &memWriter{keys: map[string]int{}} }
 
-func (w *memWriter) Write(ctx context.Context, points []mapping.Point) (WriteResult, error) {
+func (w *memWriter) Write(ctx context.Context, points []mapping.Point) (iotdbsink.Result, error) {
 	w.mu.Lock()
 	w.calls++
 	n := w.calls
-	if w.failNext > 0 {
-		w.failNext--
-		w.mu.Unlock()
-		return WriteResult{}, errors.New("transient: connection reset")
-	}
 	if w.fail != nil {
 		if err := w.fail(n); err != nil {
 			w.mu.Unlock()
-			return WriteResult{}, err
+			return iotdbsink.Result{}, err
 		}
 	}
-	var res WriteResult
-	var rj Rejection
+	var res iotdbsink.Result
+	var rj iotdbsink.Rejection
 	for i, p := range points {
 		if w.reject != nil && w.reject(p) {
 			rj.Points = append(rj.Points, i)
@@ -239,7 +234,7 @@ func (f *fixture) opts(w PointWriter, tables ...Table) Options {
 		Tables:   tables,
 		Writer:   w,
 		Backfill: config.Backfill{Readers: 3, Writers: 2, PageRows: 250, Queue: 4, State: filepath.Join(f.dir, "state.json")},
-		Dirty:    config.DirtyRows{Policy: "skip", File: filepath.Join(f.dir, "dirty.jsonl"), Max: -1},
+		Dirty:    dirty.New(config.DirtyRows{Policy: "skip", File: filepath.Join(f.dir, "dirty.jsonl"), Max: -1}),
 		Retry:    config.Retry{Initial: 10 * time.Millisecond, Max: 100 * time.Millisecond, Elapsed: 20 * time.Second},
 	}
 }

@@ -2,21 +2,22 @@ package backfill
 
 import (
 	"context"
-	"fmt"
 
+	"github.com/mysql-iotdb-bridge/bridge/iotdbsink"
 	"github.com/mysql-iotdb-bridge/bridge/mapping"
 )
 
-// RowMapper turns rows of one table into points. cmd/backfill adapts
-// *mapping.Mapper to it (see the package doc).
+// RowMapper turns rows of one table into points. *mapping.Mapper is the
+// production one (package wire passes it as is); tests use small fakes.
 type RowMapper interface {
 	// Columns lists the source columns Map needs, in the order Map wants
 	// them. The reader selects exactly these (plus the key columns, which it
 	// keeps to itself).
 	Columns() []string
 	// Map maps one row. A row that cannot be mapped is a dirty row: return a
-	// *DirtyError to name the column, value and reason; any other error is
-	// recorded as a dirty row too, with the error text as the reason.
+	// *mapping.DirtyError to name the column, value and reason; any other
+	// error is recorded as a dirty row too, with the error text as the
+	// reason.
 	//
 	// row is only valid during the call: the engine reuses the slice for a
 	// later row, so Map must not keep it. The values themselves ([]byte
@@ -34,47 +35,17 @@ type SelectLister interface {
 	SelectList() []string
 }
 
-// DirtyError is what RowMapper.Map returns for a row that cannot be mapped.
-// Reason should be a short category (the summary counts rows by it); Detail
-// is the human explanation.
-type DirtyError struct {
-	Column string
-	Value  any
-	Reason string
-	Detail string
-}
-
-func (e *DirtyError) Error() string {
-	if e.Column == "" {
-		return e.Reason
-	}
-	return fmt.Sprintf("column %s: %s", e.Column, e.Reason)
-}
-
-// PointWriter writes points to IoTDB. cmd/backfill adapts *iotdbsink.Sink
-// to it.
+// PointWriter writes points to IoTDB; *iotdbsink.Sink is the production
+// one.
 type PointWriter interface {
-	// Write writes points and returns once IoTDB acknowledged them. A
-	// non-nil error means the whole batch must be written again: the engine
-	// retries it with backoff (wrap the error with backoff.Permanent to stop
-	// at once). Points IoTDB refused for good are reported in
-	// WriteResult.Rejected and become dirty rows; all other points are
-	// written. The points slice is only valid during the call: the engine
-	// reuses it for a later page.
-	Write(ctx context.Context, points []mapping.Point) (WriteResult, error)
-}
-
-// WriteResult is the outcome of a successful PointWriter.Write.
-type WriteResult struct {
-	Rejected []Rejection
-}
-
-// Rejection is a set of points IoTDB refused with one status.
-type Rejection struct {
-	Device  string
-	Code    int
-	Message string
-	Points  []int // indexes into the points passed to Write
+	// Write writes points and returns once IoTDB acknowledged them. It
+	// retries transient failures itself (the sink does, under iotdb.retry),
+	// so an error is final for this run: the engine stops, saves its state
+	// and leaves the page unacknowledged for the next run. Points IoTDB
+	// refused for good are reported in Result.Rejected and become dirty
+	// rows; all other points are written. The points slice is only valid
+	// during the call: the engine reuses it for a later page.
+	Write(ctx context.Context, points []mapping.Point) (iotdbsink.Result, error)
 }
 
 // Progress receives the run's progress. Implementations must be safe for

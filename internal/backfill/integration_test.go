@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/cenkalti/backoff/v4"
-
 	"github.com/mysql-iotdb-bridge/bridge/config"
+	"github.com/mysql-iotdb-bridge/bridge/internal/dirty"
+	"github.com/mysql-iotdb-bridge/bridge/iotdbsink"
 	"github.com/mysql-iotdb-bridge/bridge/mapping"
 )
 
@@ -134,9 +134,9 @@ func TestIntegrationKeylessTable(t *testing.T) {
 		w := newMemWriter()
 		// The mapper's SELECT expressions are used: ts arrives as text.
 		lm := &listerMapper{testMapper: &testMapper{cols: m.cols, keyCols: 1, devCol: 1, timeCol: -1,
-			dirty: func(row []any) *DirtyError {
+			dirty: func(row []any) *mapping.DirtyError {
 				if _, ok := row[2].([]byte); !ok {
-					return &DirtyError{Column: "ts", Reason: fmt.Sprintf("got %T, want text", row[2])}
+					return &mapping.DirtyError{Column: "ts", Reason: fmt.Sprintf("got %T, want text", row[2])}
 				}
 				return nil
 			}}, exprs: []string{"`v`", "`dev`", "CAST(`ts` AS CHAR) AS `ts`"}}
@@ -340,21 +340,13 @@ func TestIntegrationWriterFailures(t *testing.T) {
 	readingsTable(f)
 	tbl := Table{Config: config.Table{Name: "readings", Partition: config.Partition{Count: 4}}, Mapper: readingsMapper()}
 
-	t.Run("transient failures are retried", func(t *testing.T) {
-		w := newMemWriter()
-		w.failNext = 5
-		opts := f.opts(w, tbl)
-		opts.Backfill.State = filepath.Join(t.TempDir(), "s.json")
-		if _, err := Run(context.Background(), opts); err != nil {
-			t.Fatal(err)
-		}
-		exactlyOnce(t, w.snapshot(), sourceKeys(t, f.root, "SELECT id FROM readings", 1))
-	})
-	t.Run("permanent failure names table and range", func(t *testing.T) {
+	t.Run("a failed write stops the run, which names table and range", func(t *testing.T) {
+		// The writer (the sink) has retried already: the engine does not
+		// retry again, it stops with the page unacknowledged.
 		w := newMemWriter()
 		w.fail = func(n int) error {
 			if n == 3 {
-				return backoff.Permanent(errors.New("iotdb: access denied"))
+				return errors.New("iotdb: access denied")
 			}
 			return nil
 		}
@@ -377,9 +369,9 @@ func TestIntegrationDirtyRows(t *testing.T) {
 	f := newFixture(t)
 	readingsTable(f)
 	m := readingsMapper()
-	m.dirty = func(row []any) *DirtyError {
+	m.dirty = func(row []any) *mapping.DirtyError {
 		if row[3] == nil && row[0].(int64)%100 == 1 {
-			return &DirtyError{Column: "v", Value: nil, Reason: "NULL value"}
+			return &mapping.DirtyError{Column: "v", Value: "NULL", Reason: "NULL value"}
 		}
 		return nil
 	}
@@ -399,13 +391,13 @@ func TestIntegrationDirtyRows(t *testing.T) {
 		}
 		ts := sum.Tables[0]
 		if ts.DirtyRows != int64(wantDirty+wantRejected) || ts.DirtyByReason["NULL value"] != int64(wantDirty) ||
-			ts.DirtyByReason["rejected: 507 type mismatch"] != int64(wantRejected) || ts.PointsWritten != int64(5000-wantDirty-wantRejected) {
+			ts.DirtyByReason[dirty.ReasonRejected] != int64(wantRejected) || ts.PointsWritten != int64(5000-wantDirty-wantRejected) {
 			t.Fatalf("summary %+v", ts)
 		}
-		if sum.DirtyFile != opts.Dirty.File {
+		if sum.DirtyFile != opts.Dirty.Path() {
 			t.Fatalf("dirty file %q", sum.DirtyFile)
 		}
-		fh, err := os.Open(opts.Dirty.File)
+		fh, err := os.Open(opts.Dirty.Path())
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -413,7 +405,7 @@ func TestIntegrationDirtyRows(t *testing.T) {
 		sc := bufio.NewScanner(fh)
 		lines := 0
 		for sc.Scan() {
-			var r DirtyRecord
+			var r dirty.Record
 			if err := json.Unmarshal(sc.Bytes(), &r); err != nil {
 				t.Fatalf("line %q: %v", sc.Text(), err)
 			}
@@ -432,7 +424,7 @@ func TestIntegrationDirtyRows(t *testing.T) {
 	t.Run("fail", func(t *testing.T) {
 		opts := f.opts(newMemWriter(), tbl)
 		opts.Backfill.State = filepath.Join(t.TempDir(), "s.json")
-		opts.Dirty.Policy = "fail"
+		opts.Dirty = dirty.New(config.DirtyRows{Policy: "fail", File: filepath.Join(t.TempDir(), "d.jsonl")})
 		_, err := Run(context.Background(), opts)
 		if err == nil || !strings.Contains(err.Error(), "key 1000") || !strings.Contains(err.Error(), "column v") || !strings.Contains(err.Error(), "NULL value") {
 			t.Fatalf("got %v", err)
@@ -441,7 +433,7 @@ func TestIntegrationDirtyRows(t *testing.T) {
 	t.Run("max", func(t *testing.T) {
 		opts := f.opts(newMemWriter(), tbl)
 		opts.Backfill.State = filepath.Join(t.TempDir(), "s.json")
-		opts.Dirty.Max = 10
+		opts.Dirty = dirty.New(config.DirtyRows{Policy: "skip", File: filepath.Join(t.TempDir(), "d.jsonl"), Max: 10})
 		_, err := Run(context.Background(), opts)
 		if err == nil || !strings.Contains(err.Error(), "more than dirty_rows.max=10") {
 			t.Fatalf("got %v", err)
@@ -539,4 +531,56 @@ func TestIntegrationCollisionsAndDryRun(t *testing.T) {
 	if len(points) != 5 || len(dirty) != 0 || points[0].Values[0] != "0" || !strings.Contains(plan.String(), "table dup: ") {
 		t.Fatalf("dry run: %v %v\n%s", points, dirty, plan)
 	}
+}
+
+// stuckWriter is a sink that never answers (IoTDB hanging, or the sink
+// retrying a busy server for iotdb.retry.give_up_after): each Write waits
+// for its context.
+type stuckWriter struct {
+	*memWriter
+	entered chan struct{}
+}
+
+func (w *stuckWriter) Write(ctx context.Context, points []mapping.Point) (iotdbsink.Result, error) {
+	select {
+	case w.entered <- struct{}{}:
+	default:
+	}
+	<-ctx.Done()
+	return iotdbsink.Result{}, ctx.Err()
+}
+
+// An interrupt bounds the writes in flight by backfill.shutdown_timeout:
+// Run saves its state and returns ErrInterrupted instead of waiting for a
+// write that does not end, and the next run copies every row.
+func TestIntegrationShutdownIsBounded(t *testing.T) {
+	f := newFixture(t)
+	readingsTable(f)
+	tbl := Table{Config: config.Table{Name: "readings", Partition: config.Partition{Count: 4}}, Mapper: readingsMapper()}
+	w := &stuckWriter{memWriter: newMemWriter(), entered: make(chan struct{}, 1)}
+	opts := f.opts(w, tbl)
+	opts.Backfill.State = filepath.Join(t.TempDir(), "s.json")
+	opts.Backfill.ShutdownTimeout = 200 * time.Millisecond
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { _, err := Run(ctx, opts); done <- err }()
+	<-w.entered
+	cancel()
+	select {
+	case err := <-done:
+		if !errors.Is(err, ErrInterrupted) {
+			t.Fatalf("Run after an interrupt: %v, want ErrInterrupted", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("Run still waiting for a stuck write 30s after the interrupt (shutdown_timeout 200ms)")
+	}
+	if _, ok, err := LoadState(opts.Backfill.State); err != nil || !ok {
+		t.Fatalf("state after the interrupt: found %v, %v", ok, err)
+	}
+	mw := newMemWriter()
+	opts.Writer = mw
+	if _, err := Run(context.Background(), opts); err != nil {
+		t.Fatal(err)
+	}
+	exactlyOnce(t, mw.snapshot(), sourceKeys(t, f.root, "SELECT id FROM readings", 1))
 }

@@ -163,7 +163,7 @@ func TestStateFile(t *testing.T) {
 	if err != nil || ok || st == nil {
 		t.Fatalf("missing file: %v %v", ok, err)
 	}
-	st.Tables["t"] = &TableState{Plan: &TablePlan{Table: "t", Partitions: []Partition{{ID: 0}}}, Progress: []PartProgress{{Last: Key{{KindInt, "5"}}}}}
+	st.Tables["t"] = &TableProgress{Plan: &TablePlan{Table: "t", Partitions: []Partition{{ID: 0}}}, Progress: []PartProgress{{Last: Key{{KindInt, "5"}}}}}
 	if err := SaveState(path, st); err != nil {
 		t.Fatal(err)
 	}

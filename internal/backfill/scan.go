@@ -4,7 +4,6 @@ import (
 	"context"
 	"database/sql"
 	"database/sql/driver"
-	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -12,7 +11,8 @@ import (
 	"time"
 
 	"github.com/cenkalti/backoff/v4"
-	"github.com/go-sql-driver/mysql"
+
+	"github.com/mysql-iotdb-bridge/bridge/internal/source"
 )
 
 // Reading.
@@ -170,34 +170,6 @@ func (t *tableRun) streamQuery(database string, p Partition) (string, []any) {
 		" WHERE " + andAll(rc, whereSQL(t.plan.Config.Where)), args
 }
 
-// retryable tells read errors worth retrying (lost connections, killed
-// queries, lock timeouts, server restarts) from permanent ones (syntax,
-// unknown column, privileges: retrying cannot help).
-func retryable(err error) bool {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		return false
-	}
-	var me *mysql.MySQLError
-	if errors.As(err, &me) {
-		switch me.Number {
-		case 1040, // too many connections
-			1053,                   // server shutdown in progress
-			1205,                   // lock wait timeout
-			1213,                   // deadlock
-			1158, 1159, 1160, 1161, // network read/write errors and timeouts
-			1317,       // query execution was interrupted (KILL QUERY)
-			1927,       // MariaDB: connection was killed
-			1969,       // MariaDB: max_statement_time exceeded
-			3024,       // MySQL: max_execution_time exceeded
-			2006, 2013: // server gone away, lost connection
-			return true
-		}
-		return false
-	}
-	// driver.ErrBadConn, mysql.ErrInvalidConn, io and net errors.
-	return true
-}
-
 // readPartition reads pr and sends its pages to out, the last one marked
 // final (possibly empty, so that an empty partition is acknowledged too).
 func (e *engine) readPartition(ctx context.Context, pr *partRun, out chan<- *page) error {
@@ -222,7 +194,7 @@ func (e *engine) readPartition(ctx context.Context, pr *partRun, out chan<- *pag
 			q, args := t.pageQuery(e.opts.Database, p, cursor, limit)
 			m, err := rr.readPage(ctx, q, args, len(t.exprs), limit)
 			if err != nil {
-				return classify(err)
+				return permanentUnlessTransient(err)
 			}
 			mem = m
 			return nil
@@ -267,8 +239,10 @@ func keyOrStart(k Key) string {
 	return k.String()
 }
 
-func classify(err error) error {
-	if err == nil || retryable(err) {
+// permanentUnlessTransient marks a MySQL error that retrying cannot help
+// (source.Transient) as permanent for the backoff loop.
+func permanentUnlessTransient(err error) error {
+	if err == nil || source.Transient(err) {
 		return err
 	}
 	return backoff.Permanent(err)
@@ -450,21 +424,21 @@ func (e *engine) streamPartition(ctx context.Context, pr *partRun, out chan<- *p
 		}
 		conn, err := e.opts.DB.Conn(ctx)
 		if err != nil {
-			return classify(err)
+			return permanentUnlessTransient(err)
 		}
 		defer conn.Close()
 		if _, err := conn.ExecContext(ctx, "SET SESSION net_write_timeout = 3600"); err != nil {
-			return classify(err)
+			return permanentUnlessTransient(err)
 		}
 		q, args := t.streamQuery(e.opts.Database, p)
 		st, err := conn.PrepareContext(ctx, q)
 		if err != nil {
-			return classify(err)
+			return permanentUnlessTransient(err)
 		}
 		defer st.Close()
 		rows, err := st.QueryContext(ctx, args...)
 		if err != nil {
-			return classify(err)
+			return permanentUnlessTransient(err)
 		}
 		defer rows.Close()
 		mem := getPageMem(limit, ncols)
@@ -495,12 +469,12 @@ func (e *engine) streamPartition(ctx context.Context, pr *partRun, out chan<- *p
 				ptrs[i] = &row[i]
 			}
 			if err := rows.Scan(ptrs...); err != nil {
-				return classify(err)
+				return permanentUnlessTransient(err)
 			}
 			mem.rows = append(mem.rows, row)
 		}
 		if err := rows.Err(); err != nil {
-			return classify(err)
+			return permanentUnlessTransient(err)
 		}
 		return send(true)
 	}

@@ -23,15 +23,15 @@ const StateVersion = 1
 // acknowledged pages, so every row at or below Last was written, and a
 // rerun continues strictly after it.
 type State struct {
-	Version int                    `json:"version"`
-	Shard   Shard                  `json:"shard"`
-	Created time.Time              `json:"created"`
-	Updated time.Time              `json:"updated"`
-	Tables  map[string]*TableState `json:"tables"`
+	Version int                       `json:"version"`
+	Shard   Shard                     `json:"shard"`
+	Created time.Time                 `json:"created"`
+	Updated time.Time                 `json:"updated"`
+	Tables  map[string]*TableProgress `json:"tables"`
 }
 
-// TableState is the plan and progress of one table.
-type TableState struct {
+// TableProgress is the plan and progress of one table.
+type TableProgress struct {
 	Plan     *TablePlan     `json:"plan"`
 	Progress []PartProgress `json:"progress"` // parallel to Plan.Partitions
 }
@@ -69,12 +69,12 @@ func LoadState(path string) (st *State, ok bool, err error) {
 	case err != nil && !found:
 		return nil, false, fmt.Errorf("reading backfill state %s: %w", path, err)
 	case err != nil:
-		return nil, false, fmt.Errorf("backfill state %s: %v: restore it, or run with --restart to start over", path, err)
+		return nil, false, fmt.Errorf("backfill state %s: %w: restore it, or run with --restart to start over", path, err)
 	case !found:
 		return newState(), false, nil
 	}
 	if st.Tables == nil {
-		st.Tables = map[string]*TableState{}
+		st.Tables = map[string]*TableProgress{}
 	}
 	for name, ts := range st.Tables {
 		if ts == nil || ts.Plan == nil || len(ts.Progress) != len(ts.Plan.Partitions) {
@@ -86,7 +86,7 @@ func LoadState(path string) (st *State, ok bool, err error) {
 
 func newState() *State {
 	now := time.Now().UTC()
-	return &State{Version: StateVersion, Created: now, Updated: now, Tables: map[string]*TableState{}}
+	return &State{Version: StateVersion, Created: now, Updated: now, Tables: map[string]*TableProgress{}}
 }
 
 // SaveState writes st atomically: a temporary file in the same directory,
@@ -104,11 +104,11 @@ func SaveState(path string, st *State) error {
 // encoded outside the engine's lock; plans are immutable once stored.
 func (st *State) clone() *State {
 	c := *st
-	c.Tables = make(map[string]*TableState, len(st.Tables))
+	c.Tables = make(map[string]*TableProgress, len(st.Tables))
 	for name, ts := range st.Tables {
 		p := make([]PartProgress, len(ts.Progress))
 		copy(p, ts.Progress)
-		c.Tables[name] = &TableState{Plan: ts.Plan, Progress: p}
+		c.Tables[name] = &TableProgress{Plan: ts.Plan, Progress: p}
 	}
 	return &c
 }

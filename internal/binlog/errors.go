@@ -80,9 +80,9 @@ func isPurgedMessage(msg string) bool {
 		strings.Contains(m, "purged")
 }
 
-// classify tells whether a stream error is permanent (no reconnect can fix
+// streamFailure tells whether a stream error is permanent (no reconnect can fix
 // it) and turns a purged binlog into *PurgedError.
-func classify(err error, from Position) (permanent bool, out error) {
+func streamFailure(err error, from Position) (permanent bool, out error) {
 	code, msg := serverCode(err)
 	switch code {
 	case erMasterFatalReading:

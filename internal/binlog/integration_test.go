@@ -16,6 +16,7 @@ import (
 	_ "github.com/go-sql-driver/mysql"
 	"github.com/rs/zerolog"
 
+	"github.com/mysql-iotdb-bridge/bridge/config"
 	"github.com/mysql-iotdb-bridge/bridge/internal/binlog"
 	"github.com/mysql-iotdb-bridge/bridge/internal/testenv"
 )
@@ -142,8 +143,8 @@ func (e *env) config(t *testing.T) binlog.Config {
 	return binlog.Config{
 		Host: e.m.Host, Port: e.m.Port, User: e.m.BridgeUser, Password: e.m.BridgePassword,
 		ServerID: 5401, Flavor: binlog.FlavorMariaDB, Heartbeat: time.Second, Log: w,
-		Tables: func(schema, table string) bool { return schema == e.m.Database },
-		Retry:  binlog.Retry{Initial: 100 * time.Millisecond, Max: time.Second, GiveUpAfter: time.Minute},
+		Tables:    func(schema, table string) bool { return schema == e.m.Database },
+		Reconnect: binlog.Reconnect{Backoff: config.Retry{Initial: 100 * time.Millisecond, Max: time.Second, Elapsed: time.Minute}},
 	}
 }
 
@@ -623,7 +624,7 @@ func TestIntegrationPurgedBinlog(t *testing.T) {
 	}
 	for _, from := range []binlog.Position{{File: old.File, Pos: old.Pos}, {GTID: old.GTID}} {
 		cfg := e.config(t)
-		cfg.Retry.MaxAttempts = 3
+		cfg.Reconnect.MaxAttempts = 3
 		start := time.Now()
 		ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 		err := binlog.New(cfg).Run(ctx, from, newCollector())

@@ -1,7 +1,7 @@
 // Package binlog tails a MySQL or MariaDB binary log with go-mysql's
 // replication.BinlogSyncer and hands row images and transaction boundaries to
 // a Handler. It knows nothing about IoTDB: the caller decides what a row
-// becomes and when a position may be saved (see DESIGN.md sections 2 and 6).
+// becomes and when a position may be saved (see docs/delivery.md §2).
 //
 // Positions. A Position names a place in the binlog by file and offset, and,
 // when the stream runs in GTID mode, by the flavor's GTID set as well. Only
@@ -123,13 +123,13 @@ func ParseGTIDSet(flavor, s string) (mysql.GTIDSet, error) {
 	case FlavorMariaDB:
 		set, err := mysql.ParseMariadbGTIDSet(s)
 		if err != nil {
-			return nil, fmt.Errorf("mariadb gtid set %q: %v", s, err)
+			return nil, fmt.Errorf("mariadb gtid set %q: %w", s, err)
 		}
 		return set, nil
 	case FlavorMySQL:
 		set, err := mysql.ParseMysqlGTIDSet(s)
 		if err != nil {
-			return nil, fmt.Errorf("mysql gtid set %q: %v", s, err)
+			return nil, fmt.Errorf("mysql gtid set %q: %w", s, err)
 		}
 		return set, nil
 	default:

@@ -118,7 +118,7 @@ func TestClassifyErrors(t *testing.T) {
 	from := Position{File: "binlog.000001", Pos: 4}
 	purged := &gomysql.MyError{Code: 1236, State: "HY000",
 		Message: "Could not find first log file name in binary log index file"}
-	perm, err := classify(fmt.Errorf("wrapped: %w", purged), from)
+	perm, err := streamFailure(fmt.Errorf("wrapped: %w", purged), from)
 	if !perm || !errors.Is(err, ErrBinlogPurged) {
 		t.Fatalf("file purged: permanent=%v err=%v", perm, err)
 	}
@@ -137,21 +137,21 @@ func TestClassifyErrors(t *testing.T) {
 		"Could not find GTID state requested by slave in any binlog files. Probably the slave state is too old and required binlog files have been purged.",
 		"Cannot replicate because the source purged required binary logs. Replicate the missing transactions from elsewhere",
 	} {
-		perm, err := classify(&gomysql.MyError{Code: 1236, Message: msg}, gfrom)
+		perm, err := streamFailure(&gomysql.MyError{Code: 1236, Message: msg}, gfrom)
 		if !perm || !errors.Is(err, ErrBinlogPurged) || !strings.Contains(err.Error(), "0-1-5") {
 			t.Errorf("gtid purged %q: permanent=%v err=%v", msg, perm, err)
 		}
 	}
 	// Other 1236: permanent, not purged.
-	perm, err = classify(&gomysql.MyError{Code: 1236, Message: "Error: connecting slave requested to start from GTID 0-1-900, which is not in the master's binlog"}, gfrom)
+	perm, err = streamFailure(&gomysql.MyError{Code: 1236, Message: "Error: connecting slave requested to start from GTID 0-1-900, which is not in the master's binlog"}, gfrom)
 	if !perm || errors.Is(err, ErrBinlogPurged) {
 		t.Errorf("gtid ahead: permanent=%v err=%v", perm, err)
 	}
 	// Access denied (either driver): permanent.
-	if perm, _ := classify(&driver.MySQLError{Number: 1045, Message: "Access denied"}, from); !perm {
+	if perm, _ := streamFailure(&driver.MySQLError{Number: 1045, Message: "Access denied"}, from); !perm {
 		t.Error("1045 not permanent")
 	}
-	if perm, _ := classify(&gomysql.MyError{Code: 1227, Message: "need REPLICATION SLAVE"}, from); !perm {
+	if perm, _ := streamFailure(&gomysql.MyError{Code: 1227, Message: "need REPLICATION SLAVE"}, from); !perm {
 		t.Error("1227 not permanent")
 	}
 	// Connection loss and server shutdown: retried.
@@ -160,7 +160,7 @@ func TestClassifyErrors(t *testing.T) {
 		&gomysql.MyError{Code: 1927, Message: "Connection was killed"},
 		&gomysql.MyError{Code: 1053, Message: "Server shutdown in progress"},
 	} {
-		if perm, _ := classify(e, from); perm {
+		if perm, _ := streamFailure(e, from); perm {
 			t.Errorf("%v classified permanent", e)
 		}
 	}

@@ -89,7 +89,7 @@ func (s *Streamer) fileStart(ctx context.Context, file string) (int64, error) {
 	for {
 		ev, err := st.GetEvent(rctx)
 		if err != nil {
-			_, cerr := classify(err, Position{File: file, Pos: 4})
+			_, cerr := streamFailure(err, Position{File: file, Pos: 4})
 			return 0, fmt.Errorf("binlog: reading the start of %s: %w", file, cerr)
 		}
 		if ev.Header.Timestamp != 0 {
@@ -142,6 +142,6 @@ func (s *Streamer) scanTo(ctx context.Context, from Position, target uint32, end
 	if ctx.Err() != nil {
 		return Position{}, ctx.Err()
 	}
-	_, cerr := classify(err, from)
+	_, cerr := streamFailure(err, from)
 	return Position{}, fmt.Errorf("binlog: scanning %s for a time: %w", from, cerr)
 }

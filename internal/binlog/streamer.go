@@ -13,6 +13,8 @@ import (
 	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
 	"github.com/rs/zerolog"
+
+	"github.com/mysql-iotdb-bridge/bridge/config"
 )
 
 // Config describes the source server and how the stream behaves. Zero values
@@ -41,7 +43,7 @@ type Config struct {
 	// the schema the event was written with.
 	ColumnNames func(ctx context.Context, schema, table string) ([]string, error)
 	Log         zerolog.Logger
-	Retry       Retry
+	Reconnect   Reconnect
 	// EventBuffer bounds the events decoded ahead of the handler. Optional:
 	// defaults to 256 (go-mysql's own default of 10240 can hold gigabytes).
 	EventBuffer int
@@ -50,13 +52,13 @@ type Config struct {
 	CaughtUpWait time.Duration
 }
 
-// Retry bounds reconnection after a lost connection.
-type Retry struct {
-	Initial time.Duration // Optional: first wait, defaults to 200ms
-	Max     time.Duration // Optional: longest wait, defaults to 10s
-	// GiveUpAfter ends the stream when it has failed for this long without
-	// progress (a commit or a heartbeat). Optional: defaults to 5m.
-	GiveUpAfter time.Duration
+// Reconnect bounds reconnection after a lost connection.
+type Reconnect struct {
+	// Backoff is the wait between attempts (Initial, then doubling up to
+	// Max) and how long the stream may fail without progress (a commit or
+	// a heartbeat) before Run gives up (Elapsed). Optional: zero fields
+	// take the configuration's defaults (config.Retry.WithDefaults).
+	Backoff config.Retry
 	// MaxAttempts ends the stream after this many successive failed
 	// connections without progress. Optional: 0 means no count limit.
 	MaxAttempts int
@@ -157,13 +159,13 @@ type Streamer struct {
 // New returns a Streamer with defaults applied to cfg. It does not connect.
 func New(cfg Config) *Streamer {
 	if cfg.Host == "" {
-		cfg.Host = "127.0.0.1"
+		cfg.Host = config.DefaultMySQLHost
 	}
 	if cfg.Port == 0 {
-		cfg.Port = 3306
+		cfg.Port = config.DefaultMySQLPort
 	}
 	if cfg.Heartbeat == 0 {
-		cfg.Heartbeat = time.Second
+		cfg.Heartbeat = config.DefaultHeartbeat
 	}
 	if cfg.EventBuffer <= 0 {
 		cfg.EventBuffer = 256
@@ -171,17 +173,9 @@ func New(cfg Config) *Streamer {
 	if cfg.CaughtUpWait <= 0 {
 		cfg.CaughtUpWait = 20 * time.Millisecond
 	}
-	if cfg.Retry.Initial <= 0 {
-		cfg.Retry.Initial = 200 * time.Millisecond
-	}
-	if cfg.Retry.Max <= 0 {
-		cfg.Retry.Max = 10 * time.Second
-	}
-	if cfg.Retry.GiveUpAfter <= 0 {
-		cfg.Retry.GiveUpAfter = 5 * time.Minute
-	}
-	if cfg.Retry.Sleep == nil {
-		cfg.Retry.Sleep = sleepCtx
+	cfg.Reconnect.Backoff = cfg.Reconnect.Backoff.WithDefaults()
+	if cfg.Reconnect.Sleep == nil {
+		cfg.Reconnect.Sleep = sleepCtx
 	}
 	return &Streamer{cfg: cfg, log: cfg.Log.With().Str("component", "binlog").Logger()}
 }
@@ -225,7 +219,7 @@ func (s *Streamer) validate(from Position) error {
 //
 // On a lost connection Run reconnects with backoff from the last commit
 // position; the partial transaction is delivered again. Failures without
-// progress are bounded by Config.Retry. A binlog the server no longer has
+// progress are bounded by Config.Reconnect. A binlog the server no longer has
 // ends Run with a *PurgedError (errors.Is ErrBinlogPurged). Cancelling ctx
 // ends Run with ctx.Err() once the handler has returned from the current
 // call.
@@ -238,8 +232,8 @@ func (s *Streamer) Run(ctx context.Context, from Position, h Handler) error {
 		return err
 	}
 	bo := backoff.NewExponentialBackOff()
-	bo.InitialInterval = s.cfg.Retry.Initial
-	bo.MaxInterval = s.cfg.Retry.Max
+	bo.InitialInterval = s.cfg.Reconnect.Backoff.Initial
+	bo.MaxInterval = s.cfg.Reconnect.Backoff.Max
 	bo.MaxElapsedTime = 0
 	bo.Reset()
 
@@ -256,7 +250,7 @@ func (s *Streamer) Run(ctx context.Context, from Position, h Handler) error {
 		if errors.As(err, &fe) {
 			return fe.err
 		}
-		permanent, cerr := classify(err, start)
+		permanent, cerr := streamFailure(err, start)
 		if permanent {
 			return cerr
 		}
@@ -270,14 +264,14 @@ func (s *Streamer) Run(ctx context.Context, from Position, h Handler) error {
 			failingSince = time.Now()
 		}
 		since := time.Since(failingSince)
-		if s.cfg.Retry.MaxAttempts > 0 && failures >= s.cfg.Retry.MaxAttempts || since >= s.cfg.Retry.GiveUpAfter {
+		if s.cfg.Reconnect.MaxAttempts > 0 && failures >= s.cfg.Reconnect.MaxAttempts || since >= s.cfg.Reconnect.Backoff.Elapsed {
 			return fmt.Errorf("binlog: giving up after %d failed attempts in %s without progress, last at %s: %w",
 				failures, since.Round(time.Millisecond), p.commit, err)
 		}
 		wait := bo.NextBackOff()
 		s.log.Warn().Err(err).Int("attempt", failures).Dur("wait", wait).Stringer("from", p.commit).
 			Msg("binlog stream lost; reconnecting from the last commit")
-		if err := s.cfg.Retry.Sleep(ctx, wait); err != nil {
+		if err := s.cfg.Reconnect.Sleep(ctx, wait); err != nil {
 			return ctx.Err()
 		}
 		s.reconnects.Add(1)
@@ -326,9 +320,13 @@ func (s *Streamer) runOnce(ctx context.Context, p *processor) error {
 	// can ask (Waiting) whether more events are already here: go-mysql does
 	// not expose its queue.
 	pctx, stopPump := context.WithCancel(ctx)
-	defer stopPump()
 	queue := make(chan queuedEvent, s.cfg.EventBuffer)
+	pumpDone := make(chan struct{})
+	// The pump ends when pctx does (GetEvent returns its error): wait for
+	// it, so no goroutine of this connection outlives runOnce.
+	defer func() { stopPump(); <-pumpDone }()
 	go func() {
+		defer close(pumpDone)
 		for {
 			ev, err := st.GetEvent(pctx)
 			select {

@@ -1,18 +1,25 @@
 // Package cdc is the change-data-capture engine behind cmd/cdc: it tails the
 // source's row binlog and applies every committed change of a mapped table
 // to IoTDB, saving its position only at commits whose rows IoTDB has
-// acknowledged (DESIGN.md sections 2 and 6).
+// acknowledged (docs/delivery.md).
 //
-// Structure (gh-ost style roles):
+// Structure (roles as nouns):
 //
-//	Engine   sequences the phases (config -> connect -> preflight -> compile ->
-//	         open sink -> checkpoint -> start position -> snapshot -> stream)
+//	Engine   sequences the phases (connect -> preflight -> open sink and
+//	         compile -> checkpoint -> start position -> snapshot -> stream)
 //	         and restarts the stream from the checkpoint after an IoTDB outage
 //	handler  binlog.Handler: rows events -> mapped points and deletions in an
 //	         ordered pending batch; flushes on size, interval, commit after
 //	         DDL, heartbeat and caught-up
 //	writer   one goroutine: batch -> sink.Write / sink.Delete in order ->
 //	         advance the acknowledged position -> save the checkpoint
+//
+// The engine opens nothing itself: a Wiring (package wire, for the binary)
+// hands it the source, the sink, the mapping compiler and the snapshot, so
+// that the wiring of both binaries lives in one place and this package
+// never imports the backfill engine. The handler and the writer see only
+// what they use (handlerDeps, writerDeps), so they are unit-tested with
+// fakes.
 //
 // Delivery is at least once: after a crash the stream resumes from the last
 // saved commit and re-applies what followed; every write is idempotent per
@@ -21,7 +28,6 @@ package cdc
 
 import (
 	"context"
-	"crypto/tls"
 	"database/sql"
 	"errors"
 	"fmt"
@@ -36,25 +42,76 @@ import (
 
 	"github.com/mysql-iotdb-bridge/bridge/config"
 	"github.com/mysql-iotdb-bridge/bridge/internal/binlog"
-	"github.com/mysql-iotdb-bridge/bridge/internal/bridge"
 	"github.com/mysql-iotdb-bridge/bridge/internal/checkpoint"
+	"github.com/mysql-iotdb-bridge/bridge/internal/dirty"
 	"github.com/mysql-iotdb-bridge/bridge/iotdbsink"
 	"github.com/mysql-iotdb-bridge/bridge/mapping"
 )
 
-// Options configure an Engine. Config is required.
+// Sink is what cdc needs of IoTDB; *iotdbsink.Sink is the production one.
+type Sink interface {
+	// Write writes points; an error is returned only after the sink's own
+	// retries (iotdbsink.Retryable tells an outage from a verdict).
+	Write(ctx context.Context, points []mapping.Point) (iotdbsink.Result, error)
+	// Delete removes points.
+	Delete(ctx context.Context, dels []iotdbsink.Deletion) error
+	// Precision is the server's timestamp precision.
+	Precision() string
+}
+
+// Wiring opens what the engine runs on. Package wire implements it for
+// cmd/cdc (and the tests use that same implementation).
+type Wiring interface {
+	// OpenSource opens the SQL pool of the source (schemas, positions,
+	// snapshots) and returns it with the source's flavor.
+	OpenSource(ctx context.Context) (*sql.DB, string, error)
+	// Binlog is the configuration of the binlog connection for a source
+	// of the given flavor; the engine sets Tables and CaughtUpWait.
+	Binlog(flavor string) binlog.Config
+	// OpenSink connects to IoTDB, reporting to m; it learns the server's
+	// timestamp precision, which Compile uses from then on.
+	OpenSink(ctx context.Context, m iotdbsink.Metrics) (Sink, error)
+	// Compile loads the live schema of a mapped table and compiles its
+	// mapping for the sink's precision (the configured one, or ms, before
+	// OpenSink).
+	Compile(ctx context.Context, m *config.Mapping) (*mapping.Mapper, error)
+	// CompileAll compiles every mapping, keyed by table; the error lists
+	// every mapping that does not compile, each with its file:line.
+	CompileAll(ctx context.Context) (map[string]*mapping.Mapper, error)
+	// Snapshot copies the named tables into IoTDB with the backfill engine,
+	// resumably, keeping its progress in statePath. It returns the summary
+	// to log, or an error wrapping ErrSnapshotInterrupted when ctx ended
+	// (progress saved).
+	Snapshot(ctx context.Context, tables []string, statePath string) (summary string, err error)
+	// Close releases the source and the sink.
+	Close()
+}
+
+// ErrSnapshotInterrupted is wrapped by Wiring.Snapshot's error when it was
+// interrupted with its progress saved.
+var ErrSnapshotInterrupted = errors.New("snapshot interrupted")
+
+// binlogStream is the binlog stream as the engine uses it; *binlog.Streamer is
+// the production one, unit tests replay scripted events.
+type binlogStream interface {
+	Run(ctx context.Context, from binlog.Position, h binlog.Handler) error
+	Waiting() bool
+}
+
+// Options configure an Engine. Config and Wiring are required.
 type Options struct {
 	Config *config.Config
-	Log    zerolog.Logger
+	Wiring Wiring
+	// Dirty records dirty rows and applies the policy. Optional: a log of
+	// Config.DirtyRows, closed by Run.
+	Dirty *dirty.Log
+	Log   zerolog.Logger
 	// Registry receives the metrics. Optional: a new registry.
 	Registry *prometheus.Registry
-	// ShutdownTimeout bounds the final flush after ctx is canceled.
-	// Optional: defaults to 30s.
-	ShutdownTimeout time.Duration
 	// StatusEvery is the period of the status log line. Optional: 10s.
 	StatusEvery time.Duration
-	// RestartBackoff bounds the waits between stream restarts after IoTDB
-	// failures. Optional: iotdb.retry initial and max.
+	// RestartInitial and RestartMax bound the waits between stream
+	// restarts after IoTDB failures. Optional: iotdb.retry initial and max.
 	RestartInitial, RestartMax time.Duration
 	// CaughtUpWait is passed to the binlog streamer. Optional: its default.
 	CaughtUpWait time.Duration
@@ -66,19 +123,18 @@ type Engine struct {
 	cfg  *config.Config
 	log  zerolog.Logger
 
+	wiring   Wiring
 	db       *sql.DB
-	binTLS   *tls.Config
 	flavor   string
-	sink     *iotdbsink.Sink
+	sink     Sink
 	store    *checkpoint.Store
-	streamer *binlog.Streamer
+	streamer *binlog.Streamer // for PositionAt (start: timestamp)
+	binlog   binlogStream
 	tables   map[string]*tableState
 	metrics  *metrics
-	dirty    *dirtyLog
+	dirty    *dirty.Log
+	ownDirty bool
 	http     *httpServer
-
-	batchRows     int
-	batchInterval time.Duration
 
 	mu        sync.Mutex // guards state and acked
 	state     *checkpoint.State
@@ -98,47 +154,38 @@ func New(opts Options) (*Engine, error) {
 	if opts.Config == nil {
 		return nil, errors.New("cdc: no configuration")
 	}
-	cfg := opts.Config
-	if opts.ShutdownTimeout <= 0 {
-		opts.ShutdownTimeout = 30 * time.Second
+	if opts.Wiring == nil {
+		return nil, errors.New("cdc: no wiring")
 	}
+	cfg := *opts.Config
+	cfg.CDC = cfg.CDC.WithDefaults()
+	cfg.IoTDB = cfg.IoTDB.WithDefaults()
 	if opts.StatusEvery <= 0 {
 		opts.StatusEvery = 10 * time.Second
 	}
 	if opts.RestartInitial <= 0 {
-		opts.RestartInitial = max(cfg.IoTDB.Retry.Initial, 100*time.Millisecond)
+		opts.RestartInitial = cfg.IoTDB.Retry.Initial
 	}
 	if opts.RestartMax <= 0 {
-		opts.RestartMax = max(cfg.IoTDB.Retry.Max, time.Second)
+		opts.RestartMax = cfg.IoTDB.Retry.Max
 	}
 	if len(cfg.IoTDB.Mappings) == 0 {
 		return nil, errors.New("cdc: no mappings")
 	}
 	e := &Engine{
-		opts:          opts,
-		cfg:           cfg,
-		log:           opts.Log.With().Str("component", "cdc").Logger(),
-		store:         &checkpoint.Store{Path: checkpointPath(cfg)},
-		dirty:         newDirtyLog(cfg.DirtyRows),
-		batchRows:     cfg.IoTDB.Batch.Rows,
-		batchInterval: cfg.IoTDB.Batch.Interval,
-		tables:        map[string]*tableState{},
+		opts:   opts,
+		cfg:    &cfg,
+		log:    opts.Log.With().Str("component", "cdc").Logger(),
+		wiring: opts.Wiring,
+		store:  &checkpoint.Store{Path: cfg.CDC.Checkpoint.Path},
+		dirty:  opts.Dirty,
+		tables: map[string]*tableState{},
 	}
-	if e.batchRows <= 0 {
-		e.batchRows = 10000
-	}
-	if e.batchInterval <= 0 {
-		e.batchInterval = 200 * time.Millisecond
+	if e.dirty == nil {
+		e.dirty, e.ownDirty = dirty.New(cfg.DirtyRows), true
 	}
 	e.metrics = newMetrics(opts.Registry, e.running.Load)
 	return e, nil
-}
-
-func checkpointPath(cfg *config.Config) string {
-	if cfg.CDC.Checkpoint.Path != "" {
-		return cfg.CDC.Checkpoint.Path
-	}
-	return "cdc.checkpoint.json"
 }
 
 // Stats returns the row counters by table and outcome (the Out* constants).
@@ -184,10 +231,10 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 			e.log.Warn().Str("check", c.Name).Msg(c.Detail)
 		}
 	}
-	if err := e.compileAll(ctx); err != nil {
+	if err := e.openSink(ctx); err != nil {
 		return err
 	}
-	if err := e.openSink(ctx); err != nil {
+	if err := e.compileAll(ctx); err != nil {
 		return err
 	}
 	st, found, err := e.store.Load()
@@ -208,14 +255,12 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 }
 
 func (e *Engine) closeAll() {
-	if e.sink != nil {
-		_ = e.sink.Close()
+	e.wiring.Close()
+	if err := e.dirty.Sync(); err != nil {
+		e.log.Error().Err(err).Msg("syncing the dirty-rows file")
 	}
-	if e.db != nil {
-		_ = e.db.Close()
-	}
-	if err := e.dirty.close(); err != nil {
-		e.log.Error().Err(err).Msg("closing the dirty-rows file")
+	if e.ownDirty {
+		_ = e.dirty.Close()
 	}
 	if e.http != nil {
 		e.http.close()
@@ -224,102 +269,51 @@ func (e *Engine) closeAll() {
 
 // connect opens the source pool and learns the flavor.
 func (e *Engine) connect(ctx context.Context) error {
-	db, t, err := openSource(ctx, e.cfg.MySQL, max(e.cfg.Backfill.Readers, 4)+4)
+	db, flavor, err := e.wiring.OpenSource(ctx)
 	if err != nil {
 		return err
 	}
-	e.db = db
-	e.binTLS = t
-	if e.flavor, err = resolveFlavor(ctx, db, e.cfg.MySQL.Flavor); err != nil {
-		return err
+	e.db, e.flavor = db, flavor
+	bc := e.wiring.Binlog(flavor)
+	bc.CaughtUpWait = e.opts.CaughtUpWait
+	database := e.cfg.MySQL.Database
+	bc.Tables = func(schema, table string) bool {
+		// Read-only after startup: DDL replaces mappers, never the set.
+		return schema == database && e.tables[table] != nil
 	}
-	e.streamer = binlog.New(e.binlogConfig())
+	e.streamer = binlog.New(bc)
+	e.binlog = e.streamer
 	e.running.Store(e.streamer)
 	e.log.Info().Str("mysql", e.cfg.MySQL.Addr()).Str("user", e.cfg.MySQL.User).Str("flavor", e.flavor).
 		Uint32("server_id", e.cfg.MySQL.ServerID).Msg("connected to the source")
 	return nil
 }
 
-func (e *Engine) binlogConfig() binlog.Config {
-	c := e.cfg.MySQL
-	bc := binlog.Config{
-		Host: c.Host, Port: c.Port, User: c.User, Password: c.Password,
-		ServerID:     c.ServerID,
-		Flavor:       e.flavor,
-		Heartbeat:    e.cfg.CDC.Heartbeat,
-		Log:          e.opts.Log,
-		CaughtUpWait: e.opts.CaughtUpWait,
-		Tables: func(schema, table string) bool {
-			// Read-only after startup: DDL replaces mappers, never the set.
-			return schema == c.Database && e.tables[table] != nil
-		},
-		// iotdb.retry is the backoff of every transient failure, MySQL's too.
-		Retry: binlog.Retry{Initial: e.cfg.IoTDB.Retry.Initial, Max: e.cfg.IoTDB.Retry.Max, GiveUpAfter: e.cfg.IoTDB.Retry.Elapsed},
-	}
-	if e.binTLS != nil {
-		bc.TLS = e.binTLS.Clone()
-	}
-	return bc
-}
-
-func (e *Engine) mapOptions() mapping.Options {
-	prec := ""
-	if e.sink != nil {
-		prec = e.sink.Precision()
-	}
-	if prec == "" || prec == config.PrecisionAuto {
-		prec = e.cfg.IoTDB.Precision
-	}
-	if prec == "" || prec == config.PrecisionAuto {
-		prec = "ms"
-	}
-	return bridge.MapperOptions(e.cfg, prec)
-}
-
 // compileAll loads every mapped table's schema and compiles its mapping.
 func (e *Engine) compileAll(ctx context.Context) error {
-	var errs []string
+	mappers, err := e.wiring.CompileAll(ctx)
+	if err != nil {
+		return fmt.Errorf("cdc: mappings do not compile:\n  %s", strings.ReplaceAll(err.Error(), "\n", "\n  "))
+	}
 	for i := range e.cfg.IoTDB.Mappings {
 		m := &e.cfg.IoTDB.Mappings[i]
-		ts, mp, err := compileTable(ctx, e, m)
-		if err != nil {
-			errs = append(errs, err.Error())
-			continue
-		}
 		t := e.tables[m.Table]
 		if t == nil {
 			t = &tableState{name: m.Table, cfg: m}
-			if src, ok := e.cfg.Table(m.Table); ok {
-				t.src = *src
-			} else {
-				t.src = config.Table{Name: m.Table}
-			}
 			e.tables[m.Table] = t
 		}
-		t.schema, t.mapper, t.byCols, t.lastCols = ts, mp, nil, nil
-	}
-	if len(errs) > 0 {
-		return fmt.Errorf("cdc: mappings do not compile:\n  %s", strings.Join(errs, "\n  "))
+		t.mapper, t.byCols, t.lastCols = mappers[m.Table], nil, nil
 	}
 	return nil
 }
 
-// openSink connects to IoTDB and recompiles the mappers when the server's
-// precision differs from the one they were compiled for.
+// openSink connects to IoTDB.
 func (e *Engine) openSink(ctx context.Context) error {
-	before := e.mapOptions().Precision
-	s, err := iotdbsink.New(e.cfg.IoTDB, e.opts.Log)
+	s, err := e.wiring.OpenSink(ctx, sinkMetrics{e.metrics})
 	if err != nil {
 		return err
 	}
-	s.SetMetrics(sinkMetrics{e.metrics})
-	if err := s.Open(ctx); err != nil {
-		return fmt.Errorf("connecting to IoTDB %s: %w", strings.Join(e.cfg.IoTDB.Nodes, ","), err)
-	}
 	e.sink = s
-	if e.mapOptions().Precision != before {
-		return e.compileAll(ctx)
-	}
 	return nil
 }
 
@@ -336,7 +330,7 @@ func (e *Engine) advance(pos binlog.Position) bool {
 
 // saveCheckpoint writes the acknowledged position (dirty rows first).
 func (e *Engine) saveCheckpoint() error {
-	if err := e.dirty.sync(); err != nil {
+	if err := e.dirty.Sync(); err != nil {
 		return err
 	}
 	e.mu.Lock()
@@ -345,22 +339,17 @@ func (e *Engine) saveCheckpoint() error {
 		return errors.New("cdc: no checkpoint state")
 	}
 	e.state.Position = e.acked
-	if err := e.store.Save(e.state); err != nil {
-		return err
-	}
-	e.lastSaved = e.acked
-	e.metrics.checkpointSaved(e.acked, e.state.SavedAt)
-	if e.savedHook != nil {
-		e.savedHook(e.acked)
-	}
-	e.log.Debug().Stringer("position", e.acked).Msg("checkpoint saved")
-	return nil
+	return e.saveLocked()
 }
 
 // saveState saves the state as it is (startup phases).
 func (e *Engine) saveState() error {
 	e.mu.Lock()
 	defer e.mu.Unlock()
+	return e.saveLocked()
+}
+
+func (e *Engine) saveLocked() error {
 	if err := e.store.Save(e.state); err != nil {
 		return err
 	}
@@ -369,13 +358,14 @@ func (e *Engine) saveState() error {
 	if e.savedHook != nil {
 		e.savedHook(e.state.Position)
 	}
+	e.log.Debug().Stringer("position", e.state.Position).Msg("checkpoint saved")
 	return nil
 }
 
-func (e *Engine) recordDirty(r DirtyRecord) error {
+func (e *Engine) recordDirty(r dirty.Record) error {
 	e.metrics.count(r.Table, OutDirty, 1)
 	e.metrics.dirty.WithLabelValues(r.Table, r.Reason).Inc()
-	return e.dirty.record(r)
+	return e.dirty.Record(r)
 }
 
 // stream runs the binlog stream from `from` until ctx ends or a fatal error.
@@ -393,8 +383,12 @@ func (e *Engine) stream(ctx context.Context, from binlog.Position) error {
 	bo.Reset()
 
 	statusCtx, stopStatus := context.WithCancel(ctx)
-	defer stopStatus()
-	go e.statusLoop(statusCtx)
+	statusDone := make(chan struct{})
+	go func() {
+		defer close(statusDone)
+		e.statusLoop(statusCtx)
+	}()
+	defer func() { stopStatus(); <-statusDone }()
 
 	for {
 		start := e.Acked()
@@ -435,14 +429,14 @@ func (e *Engine) streamOnce(ctx context.Context, from binlog.Position) error {
 	defer cancelWriter()
 
 	ch := make(chan *batch)
-	w := newWriter(e, ch)
+	w := newWriter(e.writerDeps(), ch)
 	go w.run(wctx, cancelStream)
-	h := newHandler(e, ch, w.free, w.done)
+	h := newHandler(e.handlerDeps(), ch, w.free, w.done)
 
 	e.log.Info().Stringer("from", from).Msg("streaming")
 	e.metrics.running.Store(true)
 	e.metrics.streaming.Set(1)
-	runErr := e.streamer.Run(sctx, from, h)
+	runErr := e.binlog.Run(sctx, from, h)
 	e.metrics.running.Store(false)
 	e.metrics.streaming.Set(0)
 
@@ -468,7 +462,7 @@ func (e *Engine) streamOnce(ctx context.Context, from binlog.Position) error {
 	// Flush what is pending (complete transactions and possibly part of
 	// one: harmless, the checkpoint stays at its last commit), then let the
 	// writer drain and save.
-	timer := time.AfterFunc(e.opts.ShutdownTimeout, cancelWriter)
+	timer := time.AfterFunc(e.cfg.CDC.ShutdownTimeout, cancelWriter)
 	defer timer.Stop()
 	ferr := h.flush(wctx)
 	close(ch)
@@ -480,7 +474,7 @@ func (e *Engine) streamOnce(ctx context.Context, from binlog.Position) error {
 		if runErr == nil {
 			runErr = errors.New("binlog stream ended")
 		}
-		return unwrapFatal(runErr)
+		return runErr
 	}
 	if ferr != nil {
 		return fmt.Errorf("cdc: final flush: %w", ferr)
@@ -496,12 +490,22 @@ func (e *Engine) streamOnce(ctx context.Context, from binlog.Position) error {
 	return nil
 }
 
-func unwrapFatal(err error) error {
-	var fe *fatalError
-	if errors.As(err, &fe) {
-		return fe.err
+// handlerDeps is what the handler uses of the engine.
+func (e *Engine) handlerDeps() handlerDeps {
+	return handlerDeps{
+		database: e.cfg.MySQL.Database, tables: e.tables,
+		batchRows: e.cfg.IoTDB.Batch.Rows, batchInterval: e.cfg.IoTDB.Batch.Interval,
+		metrics: e.metrics, dirty: e.recordDirty, compile: e.wiring.Compile,
+		waiting: e.binlog.Waiting, log: e.log,
 	}
-	return err
+}
+
+// writerDeps is what the writer uses of the engine.
+func (e *Engine) writerDeps() writerDeps {
+	return writerDeps{
+		sink: e.sink, metrics: e.metrics, dirty: e.recordDirty,
+		ack: e.advance, save: e.saveCheckpoint, interval: e.cfg.CDC.Checkpoint.Interval,
+	}
 }
 
 func (e *Engine) lastSavedPos() binlog.Position {

@@ -6,8 +6,11 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/rs/zerolog"
+
 	"github.com/mysql-iotdb-bridge/bridge/config"
 	"github.com/mysql-iotdb-bridge/bridge/internal/binlog"
+	"github.com/mysql-iotdb-bridge/bridge/internal/dirty"
 	"github.com/mysql-iotdb-bridge/bridge/iotdbsink"
 	"github.com/mysql-iotdb-bridge/bridge/mapping"
 )
@@ -56,6 +59,25 @@ type opMeta struct {
 	ev      *eventMeta
 	row     []any // the row in mapper column order
 	outcome string
+}
+
+// record completes a dirty record with where the operation came from.
+func (m opMeta) record(r dirty.Record) dirty.Record {
+	if r.Key == "" {
+		r.Key = m.ev.mapper.KeyString(m.row)
+	}
+	r.Action = m.ev.action.String()
+	r.Position = posString(m.ev.pos)
+	r.GTID = m.ev.gtid
+	return r
+}
+
+// posString renders a binlog position for the dirty-rows file ("file:pos").
+func posString(p binlog.Position) string {
+	if p.File == "" {
+		return ""
+	}
+	return fmt.Sprintf("%s:%d", p.File, p.Pos)
 }
 
 func (b *batch) empty() bool { return b.ops == 0 && !b.hasCommit }
@@ -117,11 +139,26 @@ func (b *batch) last() *segment {
 	return nil
 }
 
+// handlerDeps is what the handler needs: the mapped tables, the batch
+// limits, the metrics, the dirty-row policy, the mapping compiler (for DDL)
+// and whether more binlog events are already waiting (group commit).
+type handlerDeps struct {
+	database      string
+	tables        map[string]*tableState
+	batchRows     int
+	batchInterval time.Duration
+	metrics       *metrics
+	dirty         func(dirty.Record) error
+	compile       func(ctx context.Context, m *config.Mapping) (*mapping.Mapper, error)
+	waiting       func() bool
+	log           zerolog.Logger
+}
+
 // handler implements binlog.Handler: it maps row events into the pending
 // batch and flushes it to the writer. All its methods run on the streamer's
 // goroutine.
 type handler struct {
-	e    *Engine
+	e    handlerDeps
 	out  chan<- *batch
 	free <-chan *batch   // batches the writer is done with, for reuse
 	done <-chan struct{} // closed when the writer stops
@@ -132,7 +169,7 @@ type handler struct {
 	lastFlush time.Time
 }
 
-func newHandler(e *Engine, out chan<- *batch, free <-chan *batch, done <-chan struct{}) *handler {
+func newHandler(e handlerDeps, out chan<- *batch, free <-chan *batch, done <-chan struct{}) *handler {
 	return &handler{e: e, out: out, free: free, done: done, pending: &batch{}, lastFlush: time.Now()}
 }
 
@@ -198,7 +235,7 @@ func (h *handler) touch(ts uint32) {
 // OnRows maps one rows event of a mapped table.
 func (h *handler) OnRows(ctx context.Context, ev *binlog.RowsEvent) error {
 	e := h.e
-	if ev.Schema != e.cfg.MySQL.Database {
+	if ev.Schema != e.database {
 		return nil
 	}
 	t := e.tables[ev.Table]
@@ -286,7 +323,7 @@ func (h *handler) OnRows(ctx context.Context, ev *binlog.RowsEvent) error {
 //   - the after-image is written (IoTDB overwrites the point);
 //   - a mapped measurement that was non-NULL before and is NULL after is
 //     deleted at the point's key first, because a NULL write never clears
-//     a value in IoTDB (IOTDB.md 3.3); in the table model the whole row is
+//     a value in IoTDB (docs/iotdb.md §3.3); in the table model the whole row is
 //     deleted and the after-image written again;
 //   - when the device or time changed (the key moved) the old point is
 //     deleted only under on_delete: delete (update_moved_deleted), else it
@@ -340,12 +377,9 @@ func (h *handler) dirty(t *tableState, m opMeta, err error) error {
 	var de *mapping.DirtyError
 	if !errors.As(err, &de) {
 		// Not a row problem: a caller bug (row length); stop.
-		return &fatalError{fmt.Errorf("table %s at %s: %w", t.name, m.ev.pos, err)}
+		return fmt.Errorf("table %s at %s: %w", t.name, m.ev.pos, err)
 	}
-	return h.e.recordDirty(DirtyRecord{
-		Table: t.name, Key: de.Key, Column: de.Column, Value: de.Value, Reason: de.Reason, Detail: de.Detail,
-		Action: m.ev.action.String(), Position: posString(m.ev.pos), GTID: m.ev.gtid,
-	})
+	return h.e.dirty(m.record(dirty.FromMapping(t.name, de)))
 }
 
 // OnCommit records a transaction boundary: the batch may now carry the
@@ -369,7 +403,7 @@ func (h *handler) OnCommit(ctx context.Context, pos binlog.Position, ts uint32) 
 	// while under load the batch keeps filling as long as the writer is
 	// busy, so batches grow with the load instead of waiting out
 	// iotdb.batch.interval.
-	if !h.e.streamer.Waiting() {
+	if !h.e.waiting() {
 		h.tryFlush()
 	}
 	return nil
@@ -404,12 +438,12 @@ func (h *handler) OnDDL(ctx context.Context, schema, query string, pos binlog.Po
 		return err
 	}
 	for _, t := range affected {
-		ts, mp, err := compileTable(ctx, h.e, t.cfg)
+		mp, err := h.e.compile(ctx, t.cfg)
 		if err != nil {
-			return &fatalError{fmt.Errorf("table %s: after the schema change at binlog %s (%s) the mapping no longer applies: %w; "+
-				"fix the mapping (or the table) and restart: cdc resumes before this statement", t.name, pos, abbreviate(query, 200), err)}
+			return fmt.Errorf("table %s: after the schema change at binlog %s (%s) the mapping no longer applies: %w; "+
+				"fix the mapping (or the table) and restart: cdc resumes before this statement", t.name, pos, abbreviate(query, 200), err)
 		}
-		t.schema, t.mapper = ts, mp
+		t.mapper = mp
 		t.byCols, t.lastCols = nil, nil
 		h.e.log.Info().Str("table", t.name).Stringer("at", pos).Str("ddl", abbreviate(query, 200)).
 			Strs("columns", mp.Columns()).Msg("schema changed: mapping recompiled")

@@ -1,4 +1,4 @@
-package cdc
+package cdc_test
 
 import (
 	"context"
@@ -17,8 +17,10 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/mysql-iotdb-bridge/bridge/config"
+	"github.com/mysql-iotdb-bridge/bridge/internal/cdc"
 	"github.com/mysql-iotdb-bridge/bridge/internal/checkpoint"
 	"github.com/mysql-iotdb-bridge/bridge/internal/testenv"
+	"github.com/mysql-iotdb-bridge/bridge/internal/wire"
 	"github.com/mysql-iotdb-bridge/bridge/iotdbtest"
 	"github.com/mysql-iotdb-bridge/bridge/mapping"
 )
@@ -120,6 +122,7 @@ cdc:
   start: %s
   checkpoint: {path: %s, interval: 100ms}
   heartbeat: 500ms
+  shutdown_timeout: 10s
 dirty_rows: {policy: %s, file: %s, max: %d}
 metrics: {listen: "127.0.0.1:0"}
 log: {level: debug}
@@ -142,7 +145,7 @@ func (f *fixture) config() *config.Config {
 
 // runner is one running engine.
 type runner struct {
-	e      *Engine
+	e      *cdc.Engine
 	cancel context.CancelFunc
 	done   chan error
 	once   sync.Once
@@ -154,11 +157,11 @@ func (f *fixture) run() *runner {
 	return f.runWith(f.config())
 }
 
-func (f *fixture) runWith(cfg *config.Config, setup ...func(*Engine)) *runner {
+func (f *fixture) runWith(cfg *config.Config, setup ...func(*cdc.Engine)) *runner {
 	f.t.Helper()
 	log := zerolog.New(zerolog.ConsoleWriter{Out: f.logw, NoColor: true, TimeFormat: "15:04:05.000"}).Level(zerolog.DebugLevel).With().Timestamp().Logger()
-	e, err := New(Options{Config: cfg, Log: log, Registry: prometheus.NewRegistry(), StatusEvery: time.Second,
-		RestartInitial: 50 * time.Millisecond, RestartMax: 500 * time.Millisecond, ShutdownTimeout: 10 * time.Second})
+	e, err := wire.NewCDC(cfg, log, cdc.Options{Registry: prometheus.NewRegistry(), StatusEvery: time.Second,
+		RestartInitial: 50 * time.Millisecond, RestartMax: 500 * time.Millisecond})
 	if err != nil {
 		f.t.Fatal(err)
 	}
@@ -203,7 +206,7 @@ func (r *runner) waitStreaming(t *testing.T) {
 	t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
-		if r.e.metrics.running.Load() && r.e.metrics.lagKnown.Load() {
+		if r.e.Streaming() {
 			return
 		}
 		select {
@@ -375,7 +378,7 @@ func (w *testLogWriter) Write(p []byte) (int, error) {
 }
 
 // stat returns one counter of the engine.
-func stat(e *Engine, table, outcome string) int64 {
+func stat(e *cdc.Engine, table, outcome string) int64 {
 	return e.Stats()[table][outcome]
 }
 
@@ -456,9 +459,9 @@ func merge(states ...state) state {
 }
 
 // testutilCounter sums a metric family of the engine's registry.
-func testutilCounter(t *testing.T, e *Engine, name string) float64 {
+func testutilCounter(t *testing.T, e *cdc.Engine, name string) float64 {
 	t.Helper()
-	mfs, err := e.metrics.reg.Gather()
+	mfs, err := e.Registry().Gather()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -480,9 +483,9 @@ func testutilCounter(t *testing.T, e *Engine, name string) float64 {
 }
 
 // labeledCounter returns the value of the metric name whose label has value.
-func labeledCounter(t *testing.T, e *Engine, name, label, value string) float64 {
+func labeledCounter(t *testing.T, e *cdc.Engine, name, label, value string) float64 {
 	t.Helper()
-	mfs, err := e.metrics.reg.Gather()
+	mfs, err := e.Registry().Gather()
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package cdc
+package cdc_test
 
 import (
 	"fmt"
@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mysql-iotdb-bridge/bridge/internal/cdc"
 	"github.com/mysql-iotdb-bridge/bridge/internal/testenv"
 )
 
@@ -28,16 +29,16 @@ func TestIntegrationInsertsAndResume(t *testing.T) {
 	insertReadings(f, 1, 100)
 	f.waitSource(20 * time.Second)
 	t.Logf("100 rows visible in IoTDB after %s", time.Since(start))
-	if got := stat(r.e, "readings", OutInsertWritten); got != 100 {
+	if got := stat(r.e, "readings", cdc.OutInsertWritten); got != 100 {
 		t.Fatalf("insert_written = %d, want 100", got)
 	}
 	// readings' types are all decoded by the stream's own decoder; an
 	// unmapped table's events are not decoded at all.
 	f.exec("CREATE TABLE unmapped (id INT PRIMARY KEY, tm TIME)", "INSERT INTO unmapped VALUES (1, '10:00:00')")
 	testenv.WaitFor(t, 10*time.Second, "the unmapped table's event to be skipped", func() bool {
-		return labeledCounter(t, r.e, MetricBinlogDecoded, "decoder", "skipped") >= 1
+		return labeledCounter(t, r.e, cdc.MetricBinlogDecoded, "decoder", "skipped") >= 1
 	})
-	if own, gm := labeledCounter(t, r.e, MetricBinlogDecoded, "decoder", "own"), labeledCounter(t, r.e, MetricBinlogDecoded, "decoder", "go-mysql"); own < 1 || gm != 0 {
+	if own, gm := labeledCounter(t, r.e, cdc.MetricBinlogDecoded, "decoder", "own"), labeledCounter(t, r.e, cdc.MetricBinlogDecoded, "decoder", "go-mysql"); own < 1 || gm != 0 {
 		t.Fatalf("rows events decoded: own %v, go-mysql %v; want readings' events all decoded by the own decoder", own, gm)
 	}
 	// A single-row insert on a quiet source shows up within a second
@@ -62,7 +63,7 @@ func TestIntegrationInsertsAndResume(t *testing.T) {
 	r2 := f.run()
 	f.waitSource(20 * time.Second)
 	time.Sleep(300 * time.Millisecond)
-	if got := stat(r2.e, "readings", OutInsertWritten); got != 50 {
+	if got := stat(r2.e, "readings", cdc.OutInsertWritten); got != 50 {
 		t.Fatalf("after resume insert_written = %d, want 50 (re-delivered rows?)", got)
 	}
 	if err := r2.stop(); err != nil {

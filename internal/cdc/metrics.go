@@ -234,8 +234,9 @@ func (s sinkMetrics) Rejected(points int, code int32) {
 
 // httpServer serves /metrics, /healthz and /readyz.
 type httpServer struct {
-	srv *http.Server
-	ln  net.Listener
+	srv  *http.Server
+	ln   net.Listener
+	done chan struct{} // closed when Serve returned
 }
 
 // startHTTP listens on addr. /healthz answers 200 while the process runs;
@@ -262,8 +263,9 @@ func startHTTP(addr string, m *metrics, log zerolog.Logger) (*httpServer, error)
 		}
 		fmt.Fprintf(w, "ready, lag %dms\n", m.lagMillis.Load())
 	})
-	s := &httpServer{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, ln: ln}
+	s := &httpServer{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, ln: ln, done: make(chan struct{})}
 	go func() {
+		defer close(s.done)
 		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 			log.Error().Err(err).Msg("metrics server stopped")
 		}
@@ -277,5 +279,8 @@ func (s *httpServer) addr() string { return s.ln.Addr().String() }
 func (s *httpServer) close() {
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
-	_ = s.srv.Shutdown(ctx)
+	if s.srv.Shutdown(ctx) != nil {
+		_ = s.srv.Close()
+	}
+	<-s.done
 }

@@ -1,6 +1,7 @@
-package cdc
+package cdc_test
 
 import (
+	"github.com/mysql-iotdb-bridge/bridge/internal/cdc"
 	"testing"
 	"time"
 )
@@ -85,25 +86,25 @@ func TestIntegrationPolicies(t *testing.T) {
 			f.waitState(func() state { return want }, 20*time.Second)
 			time.Sleep(200 * time.Millisecond)
 
-			wantStats := map[string]int64{OutInsertWritten: 6}
+			wantStats := map[string]int64{cdc.OutInsertWritten: 6}
 			if tc.onUpdate == "overwrite" {
-				wantStats[OutUpdateWritten] = 3
-				wantStats[OutNullCleared] = 1
+				wantStats[cdc.OutUpdateWritten] = 3
+				wantStats[cdc.OutNullCleared] = 1
 				if tc.onDelete == "delete" {
-					wantStats[OutUpdateMovedDelete] = 1
+					wantStats[cdc.OutUpdateMovedDelete] = 1
 				} else {
-					wantStats[OutUpdateMovedKept] = 1
+					wantStats[cdc.OutUpdateMovedKept] = 1
 				}
 			} else {
-				wantStats[OutUpdateIgnored] = 3
+				wantStats[cdc.OutUpdateIgnored] = 3
 			}
 			if tc.onDelete == "delete" {
-				wantStats[OutDeleteApplied] = 2
+				wantStats[cdc.OutDeleteApplied] = 2
 			} else {
-				wantStats[OutDeleteIgnored] = 2
+				wantStats[cdc.OutDeleteIgnored] = 2
 			}
 			got := r.e.Stats()["readings"]
-			for _, o := range outcomes {
+			for _, o := range cdc.Outcomes {
 				if got[o] != wantStats[o] {
 					t.Errorf("%s = %d, want %d (all: %v)", o, got[o], wantStats[o], got)
 				}

@@ -1,7 +1,8 @@
-package cdc
+package cdc_test
 
 import (
 	"fmt"
+	"github.com/mysql-iotdb-bridge/bridge/internal/cdc"
 	"io"
 	"math/rand"
 	"net/http"
@@ -103,7 +104,7 @@ func TestIntegrationTableAddedLater(t *testing.T) {
 	f.exec("UPDATE pumps SET rpm = 7 WHERE id = 3", "DELETE FROM pumps WHERE id = 4")
 	want := func() state { return merge(f.expected("readings"), f.expected("pumps")) }
 	f.waitState(want, 30*time.Second)
-	if got := stat(r2.e, "readings", OutInsertWritten); got != 10 {
+	if got := stat(r2.e, "readings", cdc.OutInsertWritten); got != 10 {
 		t.Fatalf("readings: insert_written = %d after the restart, want the 10 streamed rows only", got)
 	}
 	if err := r2.stop(); err != nil {
@@ -133,7 +134,7 @@ func TestIntegrationIoTDBOutage(t *testing.T) {
 	f.exec("UPDATE readings SET temp = NULL WHERE id = 3", "DELETE FROM readings WHERE id = 4")
 	insertReadings(f, 21, 10)
 	f.waitSource(60 * time.Second)
-	if n := testutilCounter(t, r.e, MetricStreamRestarts); n < 1 {
+	if n := testutilCounter(t, r.e, cdc.MetricStreamRestarts); n < 1 {
 		t.Fatalf("stream restarts = %v, want the outage to have restarted the stream", n)
 	}
 	if err := r.stop(); err != nil {
@@ -169,8 +170,8 @@ func TestIntegrationHTTP(t *testing.T) {
 	_, body := get("/metrics")
 	for _, want := range []string{
 		`bridge_cdc_rows_total{outcome="insert_written",table="readings"} 10`,
-		MetricLag, MetricCheckpointInfo + `{file="binlog.000001"`, MetricCheckpointTime, MetricIoTDBRPC + "_bucket",
-		MetricEvents + `{action="insert",table="readings"} 1`,
+		cdc.MetricLag, cdc.MetricCheckpointInfo + `{file="binlog.000001"`, cdc.MetricCheckpointTime, cdc.MetricIoTDBRPC + "_bucket",
+		cdc.MetricEvents + `{action="insert",table="readings"} 1`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %q", want)

@@ -9,9 +9,7 @@ import (
 	"time"
 
 	"github.com/mysql-iotdb-bridge/bridge/config"
-	"github.com/mysql-iotdb-bridge/bridge/internal/backfill"
 	"github.com/mysql-iotdb-bridge/bridge/internal/binlog"
-	"github.com/mysql-iotdb-bridge/bridge/internal/bridge"
 	"github.com/mysql-iotdb-bridge/bridge/internal/checkpoint"
 )
 
@@ -31,7 +29,7 @@ func (e *Engine) preflight(ctx context.Context) ([]Check, error) {
 	for i := range e.cfg.IoTDB.Mappings {
 		m := &e.cfg.IoTDB.Mappings[i]
 		c := Check{Name: "table " + m.Table}
-		if _, mp, err := compileTable(ctx, e, m); err != nil {
+		if mp, err := e.wiring.Compile(ctx, m); err != nil {
 			c.Detail = err.Error()
 		} else {
 			c.OK = true
@@ -133,7 +131,7 @@ func (e *Engine) startPosition(ctx context.Context, st *checkpoint.State, found 
 			return binlog.Position{}, fmt.Errorf("cdc: checkpoint %s was written for a %s source, this one is %s", e.store.Path, st.Flavor, e.flavor)
 		}
 		if st.Tables == nil {
-			st.Tables = map[string]checkpoint.TableState{}
+			st.Tables = map[string]checkpoint.TableSnapshot{}
 		}
 		changed := false
 		for _, name := range e.tableNames() {
@@ -142,10 +140,10 @@ func (e *Engine) startPosition(ctx context.Context, st *checkpoint.State, found 
 			}
 			changed = true
 			if mode == config.StartInitial {
-				st.Tables[name] = checkpoint.TableState{SnapshotPosition: st.Position}
+				st.Tables[name] = checkpoint.TableSnapshot{SnapshotPosition: st.Position}
 				e.log.Info().Str("table", name).Msg("table added to the mappings: it is snapshotted now, then streamed from the checkpoint with the others")
 			} else {
-				st.Tables[name] = checkpoint.TableState{SnapshotDone: true, SnapshotPosition: st.Position}
+				st.Tables[name] = checkpoint.TableSnapshot{SnapshotDone: true, SnapshotPosition: st.Position}
 				e.log.Warn().Str("table", name).Str("start", e.cfg.CDC.Start.String()).
 					Msg("table added to the mappings: streamed from the checkpoint on, without its history (run backfill for it, or use start: initial)")
 			}
@@ -193,9 +191,9 @@ func (e *Engine) startPosition(ctx context.Context, st *checkpoint.State, found 
 	if err != nil {
 		return binlog.Position{}, fmt.Errorf("cdc: start position (%s): %w", e.cfg.CDC.Start, err)
 	}
-	st = &checkpoint.State{Flavor: e.flavor, Position: from, Tables: map[string]checkpoint.TableState{}, ServerID: e.cfg.MySQL.ServerID}
+	st = &checkpoint.State{Flavor: e.flavor, Position: from, Tables: map[string]checkpoint.TableSnapshot{}, ServerID: e.cfg.MySQL.ServerID}
 	for _, name := range e.tableNames() {
-		st.Tables[name] = checkpoint.TableState{SnapshotDone: mode != config.StartInitial, SnapshotPosition: from}
+		st.Tables[name] = checkpoint.TableSnapshot{SnapshotDone: mode != config.StartInitial, SnapshotPosition: from}
 	}
 	e.state = st
 	if err := e.saveState(); err != nil {
@@ -234,36 +232,26 @@ func (e *Engine) snapshotStatePath() string { return e.store.Path + ".snapshot.j
 // The same argument covers start: initial, whose position is taken before
 // the snapshot of all tables.
 func (e *Engine) snapshots(ctx context.Context) error {
-	var todo []backfill.Table
 	var names []string
 	for _, name := range e.tableNames() {
-		if ts := e.state.Tables[name]; ts.SnapshotDone {
-			continue
+		if ts := e.state.Tables[name]; !ts.SnapshotDone {
+			names = append(names, name)
 		}
-		t := e.tables[name]
-		todo = append(todo, backfill.Table{Config: t.src, Mapper: bridge.BackfillMapper{Mapper: t.mapper}})
-		names = append(names, name)
 	}
-	if len(todo) == 0 {
+	if len(names) == 0 {
 		return nil
 	}
 	e.log.Info().Strs("tables", names).Stringer("stream_from", e.state.Position).Msg("snapshot: copying tables before streaming")
-	bf := e.cfg.Backfill
-	bf.State = e.snapshotStatePath()
-	sum, err := backfill.Run(ctx, backfill.Options{
-		DB: e.db, Database: e.cfg.MySQL.Database, Tables: todo,
-		Writer:   bridge.BackfillWriter{Sink: e.sink},
-		Backfill: bf, Dirty: e.cfg.DirtyRows, Retry: e.cfg.IoTDB.Retry,
-		Log: e.opts.Log,
-	})
+	statePath := e.snapshotStatePath()
+	sum, err := e.wiring.Snapshot(ctx, names, statePath)
 	if err != nil {
-		if ctx.Err() != nil && errors.Is(err, backfill.ErrInterrupted) {
-			e.log.Info().Str("state", bf.State).Msg("snapshot interrupted; it resumes on the next start")
+		if ctx.Err() != nil && errors.Is(err, ErrSnapshotInterrupted) {
+			e.log.Info().Str("state", statePath).Msg("snapshot interrupted; it resumes on the next start")
 			return nil
 		}
 		return fmt.Errorf("cdc: snapshot: %w", err)
 	}
-	e.log.Info().Msg("snapshot done:\n" + sum.String())
+	e.log.Info().Msg("snapshot done:\n" + sum)
 	now := time.Now().UTC()
 	e.mu.Lock()
 	for _, name := range names {
@@ -275,7 +263,7 @@ func (e *Engine) snapshots(ctx context.Context) error {
 	if err := e.saveState(); err != nil {
 		return err
 	}
-	if err := os.Remove(bf.State); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := os.Remove(statePath); err != nil && !errors.Is(err, os.ErrNotExist) {
 		e.log.Warn().Err(err).Msg("removing the snapshot state file")
 	}
 	return nil

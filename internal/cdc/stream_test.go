@@ -1,4 +1,4 @@
-package cdc
+package cdc_test
 
 import (
 	"bufio"
@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"github.com/mysql-iotdb-bridge/bridge/internal/binlog"
+	"github.com/mysql-iotdb-bridge/bridge/internal/cdc"
+	"github.com/mysql-iotdb-bridge/bridge/internal/dirty"
 )
 
 func binlogEnd(t *testing.T, f *fixture) binlog.Position {
@@ -32,8 +34,8 @@ func TestIntegrationBigTransaction(t *testing.T) {
 	f.exec(readingsDDL)
 	var mu sync.Mutex
 	var saved []binlog.Position
-	r := f.runWith(f.config(), func(e *Engine) {
-		e.savedHook = func(p binlog.Position) { mu.Lock(); saved = append(saved, p); mu.Unlock() }
+	r := f.runWith(f.config(), func(e *cdc.Engine) {
+		e.SetSavedHook(func(p binlog.Position) { mu.Lock(); saved = append(saved, p); mu.Unlock() })
 	})
 	r.waitStreaming(t)
 	startPos := binlogEnd(t, f)
@@ -48,10 +50,10 @@ func TestIntegrationBigTransaction(t *testing.T) {
 	if err := r.stop(); err != nil {
 		t.Fatal(err)
 	}
-	if got := stat(r.e, "readings", OutInsertWritten); got != 50000 {
+	if got := stat(r.e, "readings", cdc.OutInsertWritten); got != 50000 {
 		t.Fatalf("insert_written = %d", got)
 	}
-	batches := testutilCounter(t, r.e, MetricBatches)
+	batches := testutilCounter(t, r.e, cdc.MetricBatches)
 	if batches < 10 {
 		t.Fatalf("%v batches for 50000 rows with batch.rows 5000: not flushed mid-transaction", batches)
 	}
@@ -78,7 +80,7 @@ func TestIntegrationShutdownFlushes(t *testing.T) {
 	insertReadings(f, 1, 300)
 	endPos := binlogEnd(t, f)
 	deadline := time.Now().Add(20 * time.Second)
-	for testutilCounter(t, r.e, MetricRowsDecoded) < 300 && time.Now().Before(deadline) {
+	for testutilCounter(t, r.e, cdc.MetricRowsDecoded) < 300 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
 	if err := r.stop(); err != nil {
@@ -105,7 +107,7 @@ func TestIntegrationDirtyRows(t *testing.T) {
 		f.exec("INSERT INTO readings (id, site, dev, ts, temp) VALUES (77, NULL, 'd1', '2024-01-01', 1.5)")
 		insertReadings(f, 4, 3)
 		f.waitSource(20 * time.Second)
-		if got := stat(r.e, "readings", OutDirty); got != 1 {
+		if got := stat(r.e, "readings", cdc.OutDirty); got != 1 {
 			t.Fatalf("dirty = %d", got)
 		}
 		if err := r.stop(); err != nil {
@@ -141,17 +143,17 @@ func TestIntegrationDirtyRows(t *testing.T) {
 	})
 }
 
-func readDirty(t *testing.T, path string) []DirtyRecord {
+func readDirty(t *testing.T, path string) []dirty.Record {
 	t.Helper()
 	fh, err := os.Open(path)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer fh.Close()
-	var out []DirtyRecord
+	var out []dirty.Record
 	sc := bufio.NewScanner(fh)
 	for sc.Scan() {
-		var d DirtyRecord
+		var d dirty.Record
 		if err := json.Unmarshal(sc.Bytes(), &d); err != nil {
 			t.Fatalf("%s: %v", sc.Text(), err)
 		}
@@ -271,7 +273,7 @@ func TestIntegrationBinlogConnectionKilled(t *testing.T) {
 	if err := r.stop(); err != nil {
 		t.Fatal(err)
 	}
-	if n := testutilCounter(t, r.e, MetricBinlogReconnect); n < 1 {
+	if n := testutilCounter(t, r.e, cdc.MetricBinlogReconnect); n < 1 {
 		t.Fatalf("reconnects = %v", n)
 	}
 }
@@ -288,7 +290,7 @@ func TestIntegrationGroupCommit(t *testing.T) {
 	f.batchRows = 10_000_000
 	f.batchInterval = "1m"
 	f.exec(readingsDDL)
-	r := f.runWith(f.config(), func(e *Engine) { e.opts.CaughtUpWait = 10 * time.Second })
+	r := f.runWith(f.config(), func(e *cdc.Engine) { e.SetCaughtUpWait(10 * time.Second) })
 	defer r.stop()
 	r.waitStreaming(t)
 

@@ -1,7 +1,6 @@
 package cdc
 
 import (
-	"context"
 	"fmt"
 	"slices"
 	"strings"
@@ -19,8 +18,6 @@ import (
 type tableState struct {
 	name   string
 	cfg    *config.Mapping
-	src    config.Table
-	schema *mapping.TableSchema
 	mapper *mapping.Mapper
 
 	// The mapper reordered for the last column list seen in a rows event of
@@ -39,25 +36,12 @@ func (t *tableState) mapperFor(cols []string, pos binlog.Position) (*mapping.Map
 	}
 	mp, err := t.mapper.Reorder(cols)
 	if err != nil {
-		return nil, &fatalError{fmt.Errorf("table %s: the binlog rows event at %s lacks a column the mapping uses: %w; "+
+		return nil, fmt.Errorf("table %s: the binlog rows event at %s lacks a column the mapping uses: %w; "+
 			"the column was dropped or renamed: fix the mapping, or if the event predates the column, start from a later position",
-			t.name, pos, err)}
+			t.name, pos, err)
 	}
 	t.lastCols, t.byCols = cols, mp
 	return mp, nil
-}
-
-// compileTable loads the live schema of a table and compiles its mapping.
-func compileTable(ctx context.Context, e *Engine, m *config.Mapping) (*mapping.TableSchema, *mapping.Mapper, error) {
-	ts, err := mapping.LoadTableSchema(ctx, e.db, e.cfg.MySQL.Database, m.Table)
-	if err != nil {
-		return nil, nil, err
-	}
-	mp, err := mapping.Compile(m, ts, e.mapOptions())
-	if err != nil {
-		return ts, nil, err
-	}
-	return ts, mp, nil
 }
 
 // ddlTables returns the mapped tables a statement may change. It errs on

@@ -2,14 +2,25 @@ package cdc
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"time"
 
-	"github.com/apache/iotdb-client-go/v2/client"
-
+	"github.com/mysql-iotdb-bridge/bridge/internal/binlog"
+	"github.com/mysql-iotdb-bridge/bridge/internal/dirty"
 	"github.com/mysql-iotdb-bridge/bridge/iotdbsink"
 )
+
+// writerDeps is what the writer needs: the sink, the metrics, the dirty-row
+// policy, the acknowledgement callback (ack reports whether the
+// acknowledged position moved), the checkpoint save and its interval.
+type writerDeps struct {
+	sink     Sink
+	metrics  *metrics
+	dirty    func(dirty.Record) error
+	ack      func(binlog.Position) bool
+	save     func() error
+	interval time.Duration
+}
 
 // writer applies batches to IoTDB in the order it receives them and moves
 // the checkpoint. It runs on its own goroutine so that decoding the next
@@ -22,7 +33,7 @@ import (
 // saved at most every cdc.checkpoint.interval (and at once after a DDL, and
 // at shutdown).
 type writer struct {
-	e    *Engine
+	e    writerDeps
 	in   <-chan *batch
 	free chan *batch // applied batches, emptied, back to the handler
 	done chan struct{}
@@ -39,14 +50,7 @@ type sinkFailure struct{ err error }
 func (e *sinkFailure) Error() string { return e.err.Error() }
 func (e *sinkFailure) Unwrap() error { return e.err }
 
-// fatalError marks an error that stops cdc (dirty-row policy, broken
-// mapping): restarting cannot help.
-type fatalError struct{ err error }
-
-func (e *fatalError) Error() string { return e.err.Error() }
-func (e *fatalError) Unwrap() error { return e.err }
-
-func newWriter(e *Engine, in <-chan *batch) *writer {
+func newWriter(e writerDeps, in <-chan *batch) *writer {
 	return &writer{e: e, in: in, free: make(chan *batch, 2), done: make(chan struct{}), lastSave: time.Now()}
 }
 
@@ -54,7 +58,7 @@ func newWriter(e *Engine, in <-chan *batch) *writer {
 // batch fails (then it stops at once and calls fail).
 func (w *writer) run(ctx context.Context, fail func()) {
 	defer close(w.done)
-	interval := w.e.cfg.CDC.Checkpoint.Interval
+	interval := w.e.interval
 	if interval <= 0 {
 		interval = time.Second
 	}
@@ -100,8 +104,8 @@ func (w *writer) run(ctx context.Context, fail func()) {
 }
 
 func (w *writer) save() error {
-	if err := w.e.saveCheckpoint(); err != nil {
-		return &fatalError{err}
+	if err := w.e.save(); err != nil {
+		return err
 	}
 	w.lastSave = time.Now()
 	w.unsaved = false
@@ -131,11 +135,7 @@ func (w *writer) apply(ctx context.Context, b *batch) error {
 				}
 				rejected[pi] = true
 				m := s.meta[pi]
-				if err := e.recordDirty(DirtyRecord{
-					Table: m.ev.table, Key: m.ev.mapper.KeyString(m.row), Value: rj.Device,
-					Reason: "iotdb_rejected", Detail: fmt.Sprintf("status %d: %s", rj.Code, rj.Message),
-					Action: m.ev.action.String(), Position: posString(m.ev.pos), GTID: m.ev.gtid,
-				}); err != nil {
+				if err := e.dirty(m.record(dirty.Rejected(m.ev.table, "", rj.Device, rj.Code, rj.Message))); err != nil {
 					return err
 				}
 			}
@@ -153,7 +153,7 @@ func (w *writer) apply(ctx context.Context, b *batch) error {
 		e.metrics.setLag(time.Since(time.Unix(int64(b.lastTS), 0)))
 	}
 	if b.hasCommit {
-		if e.advance(b.commit) {
+		if e.ack(b.commit) {
 			w.unsaved = true
 		}
 	}
@@ -167,18 +167,14 @@ func (w *writer) applyDeletes(ctx context.Context, s *segment) error {
 		w.countSegment(s, nil)
 		return nil
 	}
-	var se *iotdbsink.StatusError
-	if ctx.Err() != nil || !errors.As(err, &se) || retryableStatus(se) {
+	if ctx.Err() != nil || iotdbsink.Retryable(err) {
 		return &sinkFailure{fmt.Errorf("deleting %d points in IoTDB: %w", len(s.dels), err)}
 	}
 	// A permanent refusal: the deletions of this segment are dirty rows.
 	for i, d := range s.dels {
 		m := s.meta[i]
-		if err := e.recordDirty(DirtyRecord{
-			Table: m.ev.table, Key: m.ev.mapper.KeyString(m.row), Value: d.Device,
-			Reason: "iotdb_delete_rejected", Detail: err.Error(),
-			Action: m.ev.action.String(), Position: posString(m.ev.pos), GTID: m.ev.gtid,
-		}); err != nil {
+		rec := dirty.Record{Table: m.ev.table, Value: d.Device, Reason: dirty.ReasonDeleteRejected, Detail: err.Error()}
+		if err := e.dirty(m.record(rec)); err != nil {
 			return err
 		}
 	}
@@ -203,28 +199,4 @@ func (w *writer) countSegment(s *segment, rejected map[int]bool) {
 		run++
 	}
 	w.e.metrics.count(table, outcome, run)
-}
-
-// retryableStatus mirrors the sink's transient classification
-// (iotdbsink/retry.go): such a status after the sink's retries is an
-// outage, not a verdict on the rows.
-func retryableStatus(se *iotdbsink.StatusError) bool {
-	codes := []int32{se.Code}
-	if se.Code == client.MultipleError {
-		codes = codes[:0]
-		for _, sub := range se.Sub {
-			if sub != nil && sub.Code != client.SuccessStatus && sub.Code != client.RedirectionRecommend {
-				codes = append(codes, sub.Code)
-			}
-		}
-	}
-	for _, c := range codes {
-		switch c {
-		case client.InternalServerError, client.SystemReadOnly, client.StorageEngineNotReady, client.WriteProcessReject,
-			client.DiskSpaceInsufficient, client.InternalRequestTimeOut, client.InternalRequestRetryError,
-			client.ConsensusNotInitialized, client.RegionLeaderChangeError, client.NoAvailableRegionGroup:
-			return true
-		}
-	}
-	return false
 }

@@ -1,8 +1,8 @@
 // Package checkpoint keeps cdc's resume state: where in the binlog to start
 // again, and which mapped tables have been snapshotted. A position is saved
 // only at a transaction boundary and only after the sink acknowledged every
-// row before it (Tracker decides that); the file is replaced atomically and
-// carries a format version (DESIGN.md section 2).
+// row before it (the cdc writer decides that, see internal/cdc/writer.go); the file is replaced atomically and
+// carries a format version (docs/delivery.md §2.2, §2.4).
 package checkpoint
 
 import (
@@ -34,7 +34,7 @@ type State struct {
 	SavedAt time.Time `json:"saved_at"`
 	// Tables holds per mapped table the initial snapshot's progress, keyed by
 	// table name.
-	Tables map[string]TableState `json:"tables,omitempty"`
+	Tables map[string]TableSnapshot `json:"tables,omitempty"`
 	// ServerID is the replica id the stream used.
 	ServerID uint32 `json:"server_id,omitempty"`
 	// ServerUUID identifies the source server (@@server_uuid on MySQL, or
@@ -43,8 +43,8 @@ type State struct {
 	ServerUUID string `json:"server_uuid,omitempty"`
 }
 
-// TableState is one mapped table's snapshot progress.
-type TableState struct {
+// TableSnapshot is one mapped table's snapshot progress.
+type TableSnapshot struct {
 	// SnapshotDone is true once the initial snapshot of the table finished.
 	SnapshotDone bool `json:"snapshot_done"`
 	// SnapshotPosition is the binlog position recorded before the snapshot

@@ -14,7 +14,7 @@ func sample() *State {
 	return &State{
 		Flavor:   binlog.FlavorMariaDB,
 		Position: binlog.Position{File: "binlog.000003", Pos: 1234, GTID: "0-1-42"},
-		Tables: map[string]TableState{
+		Tables: map[string]TableSnapshot{
 			"sensor_readings": {
 				SnapshotDone:     true,
 				SnapshotPosition: binlog.Position{File: "binlog.000002", Pos: 4, GTID: "0-1-7"},

@@ -2,7 +2,7 @@
 // benchmarks and the demo.
 //
 // Each server is a private mariadbd (Debian's mariadb-server 10.11; the dev and
-// CI machines have no Docker engine, see STYLE.md) listening on 127.0.0.1 at a
+// CI machines have no Docker engine) listening on 127.0.0.1 at a
 // free port, with a Unix socket and a data directory under os.TempDir(). The
 // binlog is configured the way the bridge needs it (ROW, FULL row image, FULL
 // row metadata, MariaDB GTIDs in domain 0), and two accounts exist:

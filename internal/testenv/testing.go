@@ -21,8 +21,8 @@ const (
 	decideFail          // t.Fatal
 )
 
-// decide is StartMariaDB's skip/fail policy (STYLE.md habit 8: integration
-// tests have a -short guard that never skips in CI):
+// decide is StartMariaDB's skip/fail policy (integration tests have a -short
+// guard that never skips in CI):
 //
 //   - CI (ci true): never skip. A missing mariadbd is a failure, and -short
 //     does not skip either, so CI cannot go green by silently running nothing.

@@ -1,10 +1,18 @@
-package bridge
+// Package process is the process setup both binaries share: the logger, the
+// garbage collector's tuning and the CPU-profile switch.
+package process
 
 import (
 	"fmt"
+	"io"
 	"os"
 	"runtime/debug"
 	"runtime/pprof"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/mysql-iotdb-bridge/bridge/config"
 )
 
 // StartProfile writes a CPU profile to $BRIDGE_CPUPROFILE when it is set
@@ -39,4 +47,23 @@ func TuneGC(limit int64) {
 	if os.Getenv("GOMEMLIMIT") == "" {
 		debug.SetMemoryLimit(limit)
 	}
+}
+
+// NewLogger builds the zerolog logger of cfg: JSON lines, or a human console
+// format. format overrides cfg.Format when non-empty.
+func NewLogger(cfg config.Log, format string, w io.Writer) zerolog.Logger {
+	if format == "" {
+		format = cfg.Format
+	}
+	zerolog.TimeFieldFormat = "2006-01-02T15:04:05.000Z07:00"
+	zerolog.DurationFieldUnit = time.Second
+	zerolog.DurationFieldInteger = false
+	if format == "console" {
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05.000"}
+	}
+	lvl, err := zerolog.ParseLevel(cfg.Level)
+	if err != nil || cfg.Level == "" {
+		lvl = zerolog.InfoLevel
+	}
+	return zerolog.New(w).Level(lvl).With().Timestamp().Logger()
 }

@@ -1,0 +1,194 @@
+package wire
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+
+	"golang.org/x/term"
+
+	"github.com/mysql-iotdb-bridge/bridge/config"
+	"github.com/mysql-iotdb-bridge/bridge/internal/backfill"
+	"github.com/mysql-iotdb-bridge/bridge/internal/process"
+	"github.com/mysql-iotdb-bridge/bridge/mapping"
+)
+
+// Exit codes of the binaries.
+const (
+	ExitOK          = 0 // done (backfill), stopped cleanly (cdc), check passed, healthy
+	ExitFailed      = 1 // the run failed; the message says where
+	ExitUsage       = 2 // the configuration or the command line is wrong: nothing was connected
+	ExitInterrupted = 3 // backfill: interrupted after saving its state; run again to resume
+)
+
+// BackfillArgs are cmd/backfill's flags.
+type BackfillArgs struct {
+	Config    string // configuration file
+	Tables    string // comma-separated subset of the mapped tables ("" = all)
+	DryRun    bool   // plan and map a sample; write nothing, connect to MySQL only
+	Restart   bool   // ignore the saved state
+	Shard     string // "i/n"
+	LogFormat string // json | console | "" (the config's)
+	Sample    int    // with DryRun: points shown per table
+}
+
+// RunBackfill is cmd/backfill: load and check the configuration (exit 2
+// before any connection), open MySQL and IoTDB, compile the mappings, copy
+// (or print the dry run), print the summary. It returns the exit code.
+func RunBackfill(ctx context.Context, a BackfillArgs, stdout, stderr io.Writer) int {
+	cfg, code := loadConfig(a.Config, a.LogFormat, stderr, "")
+	if cfg == nil {
+		return code
+	}
+	var shard backfill.Shard
+	if a.Shard != "" {
+		var err error
+		if shard, err = backfill.ParseShard(a.Shard); err != nil {
+			fmt.Fprintf(stderr, "--shard: %v\n", err)
+			return ExitUsage
+		}
+	}
+	if err := selectTables(cfg, a.Tables); err != nil {
+		fmt.Fprintf(stderr, "--tables: %v\n", err)
+		return ExitUsage
+	}
+	// The sink and the engine tag their own log lines with their component.
+	log := process.NewLogger(cfg.Log, a.LogFormat, stderr)
+	w := New(cfg, log, cfg.Backfill.Readers+2)
+	defer w.Close()
+
+	code, err := copyTables(ctx, w, a, shard, stdout, stderr)
+	if err != nil {
+		if errors.Is(err, backfill.ErrInterrupted) {
+			fmt.Fprintln(stderr, "interrupted, resume by running again")
+		} else {
+			fmt.Fprintln(stderr, "backfill failed:", err)
+		}
+	}
+	return code
+}
+
+func copyTables(ctx context.Context, w *Wiring, a BackfillArgs, shard backfill.Shard, stdout, stderr io.Writer) (int, error) {
+	cfg, log := w.cfg, w.log
+	if _, _, err := w.OpenSource(ctx); err != nil {
+		return ExitFailed, err
+	}
+	// A dry run does not connect to IoTDB: it compiles for the configured
+	// precision, or ms (Precision).
+	if !a.DryRun {
+		if err := w.openSink(ctx, nil); err != nil {
+			return ExitFailed, err
+		}
+	}
+	mappers, err := w.CompileAll(ctx)
+	if err != nil {
+		return ExitFailed, err
+	}
+	opts := w.backfillOptions(mappers)
+	opts.Shard, opts.Restart = shard, a.Restart
+	if a.DryRun {
+		return dryRun(ctx, opts, a.Sample, w.Precision(), stdout)
+	}
+	if fd, ok := stderr.(interface{ Fd() uintptr }); ok && term.IsTerminal(int(fd.Fd())) {
+		opts.Progress = backfill.NewTerminalProgress(stderr)
+	} else {
+		opts.Progress = &backfill.LogProgress{Log: log.With().Str("component", "backfill").Logger()}
+	}
+	log.Info().Str("component", "backfill").Str("config", cfg.Path).Int("tables", len(opts.Tables)).Str("shard", shard.String()).
+		Str("mysql", cfg.MySQL.Addr()).Strs("iotdb", cfg.IoTDB.Nodes).Str("precision", w.Precision()).Msg("backfill starting")
+	sum, err := backfill.Run(ctx, opts)
+	fmt.Fprintln(stdout, sum.String())
+	switch {
+	case err == nil:
+		return ExitOK, nil
+	case errors.Is(err, backfill.ErrInterrupted):
+		return ExitInterrupted, err
+	default:
+		return ExitFailed, err
+	}
+}
+
+func dryRun(ctx context.Context, opts backfill.Options, k int, precision string, stdout io.Writer) (int, error) {
+	plan, points, dirtyRows, err := backfill.DryRun(ctx, opts, k)
+	if err != nil {
+		return ExitFailed, err
+	}
+	fmt.Fprintln(stdout, "dry run: nothing is written")
+	fmt.Fprintln(stdout, plan.String())
+	fmt.Fprintf(stdout, "first mapped points (timestamps in %s):\n", precision)
+	for _, p := range points {
+		fmt.Fprintf(stdout, "  %s\n", formatPoint(p))
+	}
+	for _, d := range dirtyRows {
+		fmt.Fprintf(stdout, "  dirty: %s %s column %s = %v: %s\n", d.Table, d.Key, d.Column, d.Value, d.Reason)
+	}
+	return ExitOK, nil
+}
+
+func formatPoint(p mapping.Point) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "%s @%d", p.Device, p.Time)
+	for i, m := range p.Schema.Measurements {
+		v := p.Values[i]
+		if v == nil {
+			fmt.Fprintf(&b, " %s=NULL", m)
+			continue
+		}
+		fmt.Fprintf(&b, " %s=%v(%s)", m, v, mapping.TypeName(p.Schema.Types[i]))
+	}
+	return b.String()
+}
+
+// selectTables narrows cfg to the named tables (and their mappings).
+func selectTables(cfg *config.Config, list string) error {
+	if list == "" {
+		return nil
+	}
+	want := map[string]bool{}
+	for _, n := range strings.Split(list, ",") {
+		if n = strings.TrimSpace(n); n != "" {
+			want[n] = true
+		}
+	}
+	var tables []config.Table
+	for _, t := range cfg.MySQL.Tables {
+		if want[t.Name] {
+			tables = append(tables, t)
+			delete(want, t.Name)
+		}
+	}
+	if len(want) > 0 {
+		var missing []string
+		for n := range want {
+			missing = append(missing, n)
+		}
+		return fmt.Errorf("not in mysql.tables of %s: %s", cfg.Path, strings.Join(missing, ", "))
+	}
+	var mappings []config.Mapping
+	for _, m := range cfg.IoTDB.Mappings {
+		for _, t := range tables {
+			if m.Table == t.Name {
+				mappings = append(mappings, m)
+			}
+		}
+	}
+	cfg.MySQL.Tables, cfg.IoTDB.Mappings = tables, mappings
+	return nil
+}
+
+// loadConfig loads the configuration and checks --log-format; on failure
+// it prints the error (prefixed by prefix) and returns nil and ExitUsage.
+func loadConfig(path, logFormat string, stderr io.Writer, prefix string) (*config.Config, int) {
+	if logFormat != "" && logFormat != "json" && logFormat != "console" {
+		fmt.Fprintf(stderr, "%s--log-format %q: want json or console\n", prefix, logFormat)
+		return nil, ExitUsage
+	}
+	cfg, err := config.Load(path)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return nil, ExitUsage
+	}
+	return cfg, ExitOK
+}

@@ -1,0 +1,102 @@
+package wire
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
+
+	"github.com/mysql-iotdb-bridge/bridge/config"
+	"github.com/mysql-iotdb-bridge/bridge/internal/cdc"
+	"github.com/mysql-iotdb-bridge/bridge/internal/process"
+)
+
+// CDCArgs are cmd/cdc's flags.
+type CDCArgs struct {
+	Config    string // configuration file
+	Check     bool   // preflight only: print the PASS/FAIL table
+	LogFormat string // json | console | "" (the config's)
+}
+
+// NewCDC builds the cdc engine of cfg on its wiring; opts carries the
+// engine's tuning (tests shorten waits), its Config, Wiring and Dirty are
+// set here. Run (or Check) closes the wiring.
+func NewCDC(cfg *config.Config, log zerolog.Logger, opts cdc.Options) (*cdc.Engine, error) {
+	w := New(cfg, log, max(cfg.Backfill.Readers, 4)+4)
+	opts.Config, opts.Wiring, opts.Dirty, opts.Log = cfg, w, w.Dirty(), log
+	e, err := cdc.New(opts)
+	if err != nil {
+		w.Close()
+		return nil, err
+	}
+	return e, nil
+}
+
+// RunCDC is cmd/cdc: load and check the configuration (exit 2 before any
+// connection), then run the preflight table (Check) or stream until ctx
+// ends. It returns the exit code.
+func RunCDC(ctx context.Context, a CDCArgs, stdout, stderr io.Writer) int {
+	cfg, code := loadConfig(a.Config, a.LogFormat, stderr, "cdc: ")
+	if cfg == nil {
+		return code
+	}
+	log := process.NewLogger(cfg.Log, a.LogFormat, stderr)
+	eng, err := NewCDC(cfg, log, cdc.Options{})
+	if err != nil {
+		fmt.Fprintln(stderr, errorLine(err))
+		return ExitUsage
+	}
+	if a.Check {
+		cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+		defer cancel()
+		checks, ok := eng.Check(cctx)
+		cdc.PrintChecks(stdout, checks)
+		if !ok {
+			return ExitFailed
+		}
+		return ExitOK
+	}
+	log.Info().Str("config", cfg.Path).Int("tables", len(cfg.IoTDB.Mappings)).Str("start", cfg.CDC.Start.String()).
+		Str("checkpoint", cfg.CDC.Checkpoint.Path).Msg("cdc starting")
+	if err := eng.Run(ctx); err != nil {
+		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
+			return ExitOK // stopped during startup
+		}
+		fmt.Fprintln(stderr, errorLine(err))
+		return ExitFailed
+	}
+	return ExitOK
+}
+
+// Healthcheck GETs url and returns ExitOK on 200: the image's HEALTHCHECK
+// (the image has no curl).
+func Healthcheck(url string, stderr io.Writer) int {
+	c := &http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		fmt.Fprintln(stderr, "unhealthy:", err)
+		return ExitFailed
+	}
+	defer resp.Body.Close()
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
+	if resp.StatusCode != http.StatusOK {
+		fmt.Fprintln(stderr, "unhealthy:", resp.Status)
+		return ExitFailed
+	}
+	return ExitOK
+}
+
+// errorLine is the one line printed for a fatal error, prefixed "cdc: " once
+// (engine errors may already carry it).
+func errorLine(err error) string {
+	msg := err.Error()
+	if !strings.HasPrefix(msg, "cdc: ") {
+		msg = "cdc: " + msg
+	}
+	return msg
+}

@@ -1,0 +1,252 @@
+// Package wire is where the parts meet: it turns a loaded configuration
+// into the source pool, the IoTDB sink, the compiled mappings and the
+// dirty-row log, and hands them to the engines (internal/backfill,
+// internal/cdc) as the narrow interfaces those declare. Every binary is its
+// flags plus one call into this package (RunBackfill, RunCDC), and the
+// tests build their engines here too, so a new binary, a new dependency or
+// a new rule that joins two parts (the timestamp precision, say) is added
+// in one place. docs/architecture.md has the whole layout.
+//
+// Neither engine imports the other: cdc's initial snapshot is a backfill
+// run that this package performs for it (Wiring.Snapshot).
+package wire
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/rs/zerolog"
+
+	"github.com/mysql-iotdb-bridge/bridge/config"
+	"github.com/mysql-iotdb-bridge/bridge/internal/backfill"
+	"github.com/mysql-iotdb-bridge/bridge/internal/binlog"
+	"github.com/mysql-iotdb-bridge/bridge/internal/cdc"
+	"github.com/mysql-iotdb-bridge/bridge/internal/dirty"
+	"github.com/mysql-iotdb-bridge/bridge/internal/source"
+	"github.com/mysql-iotdb-bridge/bridge/iotdbsink"
+	"github.com/mysql-iotdb-bridge/bridge/mapping"
+)
+
+// Wiring holds the opened parts of one job. Open them in order (source,
+// then sink) and Close once. It implements cdc.Wiring.
+type Wiring struct {
+	cfg *config.Config
+	log zerolog.Logger
+
+	poolSize int
+	db       *sql.DB
+	sink     *iotdbsink.Sink
+	dirty    *dirty.Log
+}
+
+var _ cdc.Wiring = (*Wiring)(nil)
+
+// New returns the wiring of cfg; it opens nothing. poolSize bounds the
+// source pool. The dirty-row log of cfg is created here and closed by Close.
+func New(cfg *config.Config, log zerolog.Logger, poolSize int) *Wiring {
+	return &Wiring{cfg: cfg, log: log, poolSize: poolSize, dirty: dirty.New(cfg.DirtyRows)}
+}
+
+// Dirty is the job's dirty-row log.
+func (w *Wiring) Dirty() *dirty.Log { return w.dirty }
+
+// OpenSource opens the source pool and resolves the flavor (mysql.flavor,
+// or asked of the server when auto).
+func (w *Wiring) OpenSource(ctx context.Context) (*sql.DB, string, error) {
+	db, err := source.Open(ctx, w.cfg.MySQL, w.poolSize)
+	if err != nil {
+		return nil, "", err
+	}
+	w.db = db
+	flavor, err := resolveFlavor(ctx, db, w.cfg.MySQL.Flavor)
+	if err != nil {
+		return nil, "", err
+	}
+	return db, flavor, nil
+}
+
+// DB is the source pool (nil before OpenSource).
+func (w *Wiring) DB() *sql.DB { return w.db }
+
+func resolveFlavor(ctx context.Context, db *sql.DB, configured string) (string, error) {
+	switch strings.ToLower(configured) {
+	case binlog.FlavorMySQL:
+		return binlog.FlavorMySQL, nil
+	case binlog.FlavorMariaDB:
+		return binlog.FlavorMariaDB, nil
+	}
+	return binlog.DetectFlavor(ctx, db)
+}
+
+// Binlog is the binlog connection of the configured source. iotdb.retry is
+// the backoff of every transient failure, MySQL's too.
+func (w *Wiring) Binlog(flavor string) binlog.Config {
+	c := w.cfg.MySQL
+	bc := binlog.Config{
+		Host: c.Host, Port: c.Port, User: c.User, Password: c.Password,
+		ServerID:  c.ServerID,
+		Flavor:    flavor,
+		Heartbeat: w.cfg.CDC.Heartbeat,
+		Log:       w.log,
+		Reconnect: binlog.Reconnect{Backoff: w.cfg.IoTDB.Retry},
+	}
+	// The mode was checked when the configuration loaded: an error here is
+	// an unreadable CA file, which the SQL pool reported already.
+	if t, err := source.TLSConfig(c); err == nil && t != nil {
+		bc.TLS = t
+	}
+	return bc
+}
+
+// OpenSink connects to IoTDB and learns its timestamp precision.
+func (w *Wiring) OpenSink(ctx context.Context, m iotdbsink.Metrics) (cdc.Sink, error) {
+	if err := w.openSink(ctx, m); err != nil {
+		return nil, err
+	}
+	return w.sink, nil
+}
+
+func (w *Wiring) openSink(ctx context.Context, m iotdbsink.Metrics) error {
+	s, err := iotdbsink.New(w.cfg.IoTDB, w.log)
+	if err != nil {
+		return err
+	}
+	if m != nil {
+		s.SetMetrics(m)
+	}
+	if err := s.Open(ctx); err != nil {
+		return fmt.Errorf("connecting to IoTDB %s: %w", strings.Join(w.cfg.IoTDB.Nodes, ","), err)
+	}
+	w.sink = s
+	return nil
+}
+
+// Precision is the timestamp precision the mappings are compiled for: the
+// server's once the sink is open, else the configured one, else ms.
+func (w *Wiring) Precision() string {
+	sink := ""
+	if w.sink != nil {
+		sink = w.sink.Precision()
+	}
+	return precision(sink, w.cfg.IoTDB.Precision)
+}
+
+// precision is the one rule for the mappings' timestamp precision: the
+// server's when known, else the configured one, else ms.
+func precision(server, configured string) string {
+	for _, p := range []string{server, configured} {
+		if p != "" && p != config.PrecisionAuto {
+			return p
+		}
+	}
+	return "ms"
+}
+
+// Compile loads the live schema of m's table and compiles m for the
+// current precision. Call it after OpenSource.
+func (w *Wiring) Compile(ctx context.Context, m *config.Mapping) (*mapping.Mapper, error) {
+	if w.db == nil {
+		return nil, errors.New("internal: Compile before OpenSource")
+	}
+	return compile(ctx, w.db, w.cfg, w.Precision(), m)
+}
+
+// CompileOffline compiles m against the live schema in db for cfg's
+// configured precision (or ms), without a sink: what a dry run uses, and
+// what tests use to compute the points a table should produce.
+func CompileOffline(ctx context.Context, db *sql.DB, cfg *config.Config, m *config.Mapping) (*mapping.Mapper, error) {
+	return compile(ctx, db, cfg, precision("", cfg.IoTDB.Precision), m)
+}
+
+func compile(ctx context.Context, db *sql.DB, cfg *config.Config, prec string, m *config.Mapping) (*mapping.Mapper, error) {
+	ts, err := mapping.LoadTableSchema(ctx, db, cfg.MySQL.Database, m.Table)
+	if err != nil {
+		return nil, fmt.Errorf("%s: mapping for table %s: %w", m.Pos, m.Table, err)
+	}
+	return mapping.Compile(m, ts, mapping.Options{Model: cfg.IoTDB.Model, Precision: prec, Database: cfg.IoTDB.Database})
+}
+
+// CompileAll compiles every mapping. All problems are reported together,
+// one per line, each naming the mapping's file:line.
+func (w *Wiring) CompileAll(ctx context.Context) (map[string]*mapping.Mapper, error) {
+	out := make(map[string]*mapping.Mapper, len(w.cfg.IoTDB.Mappings))
+	var errs []string
+	for i := range w.cfg.IoTDB.Mappings {
+		m := &w.cfg.IoTDB.Mappings[i]
+		mp, err := w.Compile(ctx, m)
+		if err != nil {
+			errs = append(errs, err.Error())
+			continue
+		}
+		out[m.Table] = mp
+	}
+	if len(errs) > 0 {
+		return nil, errors.New(strings.Join(errs, "\n"))
+	}
+	return out, nil
+}
+
+// Snapshot copies the named tables with the backfill engine, keeping its
+// progress in statePath and recording dirty rows in the job's log (cdc's
+// initial snapshot and a table added to its mappings).
+func (w *Wiring) Snapshot(ctx context.Context, tables []string, statePath string) (string, error) {
+	mappers, err := w.CompileAll(ctx)
+	if err != nil {
+		return "", err
+	}
+	opts := w.backfillOptions(mappers)
+	opts.Tables = nil
+	for _, name := range tables {
+		t, ok := w.cfg.Table(name)
+		if !ok {
+			t = &config.Table{Name: name}
+		}
+		opts.Tables = append(opts.Tables, backfill.Table{Config: *t, Mapper: mappers[name]})
+	}
+	opts.Backfill.State = statePath
+	sum, err := backfill.Run(ctx, opts)
+	if errors.Is(err, backfill.ErrInterrupted) {
+		return sum.String(), fmt.Errorf("%w: %w", cdc.ErrSnapshotInterrupted, err)
+	}
+	return sum.String(), err
+}
+
+// backfillOptions are the backfill engine's options for this job: every
+// mapped table with its compiled mapper, written to the open sink.
+func (w *Wiring) backfillOptions(mappers map[string]*mapping.Mapper) backfill.Options {
+	opts := backfill.Options{
+		DB:       w.db,
+		Database: w.cfg.MySQL.Database,
+		Backfill: w.cfg.Backfill,
+		Dirty:    w.dirty,
+		Retry:    w.cfg.IoTDB.Retry,
+		Log:      w.log,
+	}
+	if w.sink != nil {
+		opts.Writer = w.sink
+	}
+	for _, t := range w.cfg.MySQL.Tables {
+		if mp := mappers[t.Name]; mp != nil {
+			opts.Tables = append(opts.Tables, backfill.Table{Config: t, Mapper: mp})
+		}
+	}
+	return opts
+}
+
+// Close closes the sink, the source pool and the dirty-row log.
+func (w *Wiring) Close() {
+	if w.sink != nil {
+		_ = w.sink.Close()
+		w.sink = nil
+	}
+	if w.db != nil {
+		_ = w.db.Close()
+		w.db = nil
+	}
+	if err := w.dirty.Close(); err != nil {
+		w.log.Error().Err(err).Msg("closing the dirty-rows file")
+	}
+}
