@@ -88,13 +88,14 @@ func cleanAttr(a slog.Attr) (_ slog.Attr, ok bool) {
 		return a, false
 	}
 	a.Key = snakeCase(a.Key)
+	a.Value = a.Value.Resolve() // a LogValuer may be a group
 	if a.Value.Kind() == slog.KindGroup {
 		group := a.Value.Group()
 		kept := make([]slog.Attr, 0, len(group))
 		seen := make(map[string]bool, len(group))
 		for _, g := range group {
 			if g, ok := cleanAttr(g); ok {
-				if g.Key != "" || g.Value.Kind() != slog.KindGroup {
+				if g.Key != "" {
 					g.Key = uniqueIn(g.Key, seen)
 				}
 				kept = append(kept, g)

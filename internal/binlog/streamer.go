@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"log/slog"
 	"sync/atomic"
 	"time"
 
@@ -402,7 +401,7 @@ func (s *Streamer) syncerConfig() replication.BinlogSyncerConfig {
 		// resumes from the last event, mid-transaction, without its table maps.
 		DisableRetrySync: true,
 		EventCacheCount:  s.cfg.EventBuffer,
-		Logger:           slog.New(quietHandler{zerolog.NewSlogHandler(s.log.With().Str("component", "go-mysql").Logger())}),
+		Logger:           goMySQLLogger(s.cfg.Log),
 	}
 	if s.cfg.Heartbeat > 0 {
 		cfg.HeartbeatPeriod = s.cfg.Heartbeat
