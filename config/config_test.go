@@ -324,7 +324,7 @@ func TestDefaults(t *testing.T) {
 			}},
 		},
 		Backfill:  Backfill{Readers: 4, Writers: 2, PageRows: 10000, Queue: 8, State: "./backfill.state.json", ShutdownTimeout: 30 * time.Second},
-		CDC:       CDC{Start: Start{Mode: "initial"}, Checkpoint: Checkpoint{Path: "./cdc.checkpoint.json", Interval: time.Second}, Heartbeat: time.Second, ShutdownTimeout: 30 * time.Second},
+		CDC:       CDC{Start: Start{Mode: "initial"}, Checkpoint: Checkpoint{Path: "./cdc.checkpoint.json", Interval: time.Second}, Heartbeat: time.Second, ShutdownTimeout: 30 * time.Second, OnPurged: "fail"},
 		DirtyRows: DirtyRows{Policy: "skip", File: "./dirty-rows.jsonl", Max: 1000},
 		Metrics:   Metrics{Listen: ":9464"},
 		Log:       Log{Level: "info", Format: "json"},
@@ -542,7 +542,7 @@ func TestStartForms(t *testing.T) {
 	}
 
 	bad := []struct{ yaml, want string }{
-		{"start: now", `test.yaml:15: cdc.start: "now" is not one of initial, latest, earliest, {file, pos}, {gtid}, {timestamp}`},
+		{"start: now", `test.yaml:15: cdc.start: "now" is not one of initial, latest, earliest, backfill, {file, pos}, {gtid}, {timestamp}`},
 		{"start: {pos: 4}", `test.yaml:15: cdc.start: pos needs file (the binlog file it is an offset in)`},
 		{"start: {file: a, pos: 3}", `test.yaml:15: cdc.start: pos: 3 is before the first event of a binlog file (4)`},
 		{"start: {file: a, pos: -1}", `test.yaml:15: cdc.start: pos: "-1" is not a binlog offset (an integer >= 4)`},
@@ -550,7 +550,7 @@ func TestStartForms(t *testing.T) {
 		{"start: {gtid: a, timestamp: \"2024-05-01T00:00:00Z\"}", `test.yaml:15: cdc.start: gtid, timestamp cannot be combined: give {file, pos}, {gtid} or {timestamp}`},
 		{"start: {position: 4}", `test.yaml:15: cdc.start: unknown key "position" (want file and pos, or gtid, or timestamp)`},
 		{"start: {}", `test.yaml:15: cdc.start: empty map: give {file, pos}, {gtid} or {timestamp}`},
-		{"start: [initial]", `test.yaml:15: cdc.start: expected initial, latest, earliest or a map {file, pos} | {gtid} | {timestamp}`},
+		{"start: [initial]", `test.yaml:15: cdc.start: expected initial, latest, earliest, backfill or a map {file, pos} | {gtid} | {timestamp}`},
 		{"start: {gtid: \"${BRIDGE_T_GTID_UNSET}\"}", `test.yaml:15: cdc.start: environment variable BRIDGE_T_GTID_UNSET is not set (write ${BRIDGE_T_GTID_UNSET:-default} to give a default)`},
 		{"start:\n    file: a\n    file: b", `test.yaml:17: cdc.start: duplicate key "file" (first at line 16)`},
 	}
@@ -842,7 +842,7 @@ func TestDockerConfig(t *testing.T) {
 	if c.MySQL.Host != "mysql" || c.IoTDB.Nodes[0] != "iotdb:6667" || c.CDC.Checkpoint.Path != "/var/lib/bridge/cdc.checkpoint.json" {
 		t.Fatalf("unexpected values: %+v", c.Redacted())
 	}
-	if c.CDC.Start.Mode != StartInitial || len(c.IoTDB.Mappings) != 1 || c.IoTDB.Mappings[0].Database != "root.factory" {
+	if c.CDC.Start.Mode != StartBackfill || len(c.IoTDB.Mappings) != 1 || c.IoTDB.Mappings[0].Database != "root.factory" {
 		t.Fatalf("unexpected values: start %v, mappings %+v", c.CDC.Start, c.IoTDB.Mappings)
 	}
 }

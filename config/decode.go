@@ -134,6 +134,33 @@ func isNull(n *yaml.Node) bool {
 	return n.Kind == yaml.ScalarNode && n.ShortTag() == "!!null"
 }
 
+// nullWord is the value a nullIsWord field takes from an unquoted YAML null.
+const nullWord = "null"
+
+// nullIsWord reports the string fields whose allowed values include the
+// word null (zero_date: dirty | null). YAML reads an unquoted null or ~ as
+// a null, which every other field takes as "not set"; these fields take it
+// as the word, so that the spelling the example file shows means what it
+// says. A new key with null among its values belongs here
+// (TestExampleNullKeys checks config.example.yaml against this list).
+func nullIsWord(t reflect.Type, field string) bool {
+	return t == mappingType && field == "ZeroDate"
+}
+
+// isNullWord reports a YAML null written as a word: null, Null, NULL or ~
+// (with or without an explicit !!null tag). An empty value is not one: it
+// stays "not set", as for every other key.
+func isNullWord(n *yaml.Node) bool {
+	if !isNull(n) {
+		return false
+	}
+	switch n.Value {
+	case "null", "Null", "NULL", "~":
+		return true
+	}
+	return false
+}
+
 func kindName(n *yaml.Node) string {
 	switch n.Kind {
 	case yaml.MappingNode:
@@ -233,6 +260,12 @@ func (d *decoder) decodeStruct(n *yaml.Node, v reflect.Value, path string) {
 			continue
 		}
 		sf := t.Field(idx)
+		if nullIsWord(t, sf.Name) && isNullWord(deref(val)) {
+			// "zero_date: null" unquoted: the documented value, not "not set".
+			d.seen[kp] = Pos{File: d.file, Line: deref(val).Line}
+			v.Field(idx).SetString(nullWord)
+			continue
+		}
 		d.decode(val, v.Field(idx), kp, !noExpand(t, sf.Name))
 	}
 }

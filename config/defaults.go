@@ -115,6 +115,7 @@ func applyDefaults(c *Config, d *decoder) {
 		lower(&m.OnUpdate, OnUpdateOverwrite)
 		lower(&m.OnDelete, OnDeleteIgnore)
 		lower(&m.Unsigned, UnsignedError)
+		m.DecimalSet = !absent(fmt.Sprintf("iotdb.mappings[%d].decimal", i)) && m.Decimal != ""
 		lower(&m.Decimal, DecimalDouble)
 		lower(&m.ZeroDate, ZeroDateDirty)
 		m.Time.Unit = strings.ToLower(strings.TrimSpace(m.Time.Unit))
@@ -140,6 +141,7 @@ func applyDefaults(c *Config, d *decoder) {
 	dur(&cdc.Checkpoint.Interval, "cdc.checkpoint.interval", DefaultCheckpointEvery)
 	dur(&cdc.Heartbeat, "cdc.heartbeat", DefaultHeartbeat)
 	dur(&cdc.ShutdownTimeout, "cdc.shutdown_timeout", DefaultShutdownTimeout)
+	lower(&cdc.OnPurged, OnPurgedFail)
 
 	dr := &c.DirtyRows
 	lower(&dr.Policy, DirtySkip)
@@ -248,6 +250,9 @@ func (c CDC) WithDefaults() CDC {
 	}
 	if c.ShutdownTimeout <= 0 {
 		c.ShutdownTimeout = DefaultShutdownTimeout
+	}
+	if c.OnPurged == "" {
+		c.OnPurged = OnPurgedFail
 	}
 	return c
 }

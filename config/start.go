@@ -18,6 +18,7 @@ const (
 	StartPosition  = "position"  // stream from File:Pos
 	StartGTID      = "gtid"      // stream after the GTID set
 	StartTimestamp = "timestamp" // stream from the first event at or after Timestamp
+	StartBackfill  = "backfill"  // stream from the position a finished backfill recorded before it planned (backfill.state)
 )
 
 // minBinlogPos is the first event offset in a binlog file (after its 4-byte magic).
@@ -31,7 +32,8 @@ type startError struct {
 
 func (e *startError) Error() string { return fmt.Sprintf("line %d: %s", e.line, e.msg) }
 
-// UnmarshalYAML accepts a scalar mode (initial | latest | earliest) or a
+// UnmarshalYAML accepts a scalar mode (initial | latest | earliest |
+// backfill) or a
 // map with exactly one of {file, pos} (pos defaults to 4, the first event),
 // {gtid} or {timestamp} (RFC 3339).
 func (s *Start) UnmarshalYAML(n *yaml.Node) error {
@@ -43,16 +45,16 @@ func (s *Start) UnmarshalYAML(n *yaml.Node) error {
 	case yaml.ScalarNode:
 		mode := strings.ToLower(strings.TrimSpace(n.Value))
 		switch mode {
-		case StartInitial, StartLatest, StartEarliest:
+		case StartInitial, StartLatest, StartEarliest, StartBackfill:
 			s.Mode = mode
 			return nil
 		case "":
 			return nil // null or empty: the default applies
 		}
-		return &startError{n.Line, fmt.Sprintf("%q is not one of initial, latest, earliest, {file, pos}, {gtid}, {timestamp}", n.Value)}
+		return &startError{n.Line, fmt.Sprintf("%q is not one of initial, latest, earliest, backfill, {file, pos}, {gtid}, {timestamp}", n.Value)}
 	case yaml.MappingNode:
 	default:
-		return &startError{n.Line, "expected initial, latest, earliest or a map {file, pos} | {gtid} | {timestamp}"}
+		return &startError{n.Line, "expected initial, latest, earliest, backfill or a map {file, pos} | {gtid} | {timestamp}"}
 	}
 	seen := map[string]*yaml.Node{}
 	for i := 0; i+1 < len(n.Content); i += 2 {

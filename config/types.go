@@ -95,7 +95,8 @@ type Mapping struct {
 	OnDelete     string        `yaml:"on_delete"`       // Optional: ignore (default) | delete
 	Unsigned     string        `yaml:"bigint_unsigned"` // Optional: BIGINT UNSIGNED above 2^63-1: error (default, dirty row) | clip | string
 	Decimal      string        `yaml:"decimal"`         // Optional: DECIMAL as double (default) | string (exact text)
-	ZeroDate     string        `yaml:"zero_date"`       // Optional: zero/invalid DATE value: dirty (default) | null
+	DecimalSet   bool          `yaml:"-"`               // Set by Load when decimal was written; without it a measurement declared STRING/TEXT of a DECIMAL column is exact text whatever Decimal says
+	ZeroDate     string        `yaml:"zero_date"`       // Optional: zero/invalid DATE value: dirty (default) | null (an unquoted null or ~ is the word, not "not set": see nullIsWord)
 
 	Pos Pos `yaml:"-"`
 }
@@ -136,7 +137,18 @@ type CDC struct {
 	// ShutdownTimeout bounds the final flush after SIGINT/SIGTERM; what is
 	// not acknowledged by then is streamed again after the restart.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"` // Optional: defaults to 30s
+	// OnPurged is what cdc does when the checkpoint's binlog is no longer on
+	// the server: fail (default: stop and say how to start over) or
+	// resnapshot (discard the cdc state, take a new position, snapshot the
+	// mapped tables again and stream from there).
+	OnPurged string `yaml:"on_purged"` // Optional: fail (default) | resnapshot
 }
+
+// What cdc does when the checkpoint's binlog was purged (cdc.on_purged).
+const (
+	OnPurgedFail       = "fail"
+	OnPurgedResnapshot = "resnapshot"
+)
 
 // Start is where cdc begins when no checkpoint exists. In YAML it is either
 // a scalar mode (initial | latest | earliest) or a map with one of file+pos,

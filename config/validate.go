@@ -446,6 +446,7 @@ func (v *validator) rest() {
 	v.positiveDur("cdc.checkpoint.interval", c.CDC.Checkpoint.Interval)
 	v.positiveDur("cdc.heartbeat", c.CDC.Heartbeat)
 	v.positiveDur("cdc.shutdown_timeout", c.CDC.ShutdownTimeout)
+	v.oneOf("cdc.on_purged", c.CDC.OnPurged, OnPurgedFail, OnPurgedResnapshot)
 
 	v.oneOf("dirty_rows.policy", c.DirtyRows.Policy, DirtySkip, DirtyFail)
 	if c.DirtyRows.Max < -1 {

@@ -160,6 +160,7 @@ type cfgOpts struct {
 	Checkpoint   string            // default e.checkpointPath()
 	BackfillSt   string            // backfill.state; default <dir>/backfill.state.json
 	Dirty        string            // dirty_rows.file; default e.dirtyPath()
+	CDCExtra     string            // more keys of cdc:, one per line ("on_purged: resnapshot")
 }
 
 // writeConfig writes a configuration file for both binaries and loads it
@@ -230,12 +231,12 @@ cdc:
   start: %s
   checkpoint: {path: %s, interval: 100ms}
   heartbeat: 500ms
-dirty_rows: {policy: skip, file: %s, max: -1}
+%sdirty_rows: {policy: skip, file: %s, max: -1}
 metrics: {listen: %q}
 log: {level: info, format: json}
 `, e.m.Port, e.m.BridgeUser, e.m.BridgePassword, e.m.Database, tables.String(),
 		o.IoTDB.Addr(), o.Precision, o.WriteTimeout, o.BatchRows, o.GiveUp, maps.String(),
-		o.BackfillSt, o.Start, o.Checkpoint, o.Dirty, o.Metrics)
+		o.BackfillSt, o.Start, o.Checkpoint, indent(o.CDCExtra), o.Dirty, o.Metrics)
 	path := filepath.Join(e.dir, o.Name)
 	if err := os.WriteFile(path, []byte(y), 0o600); err != nil {
 		e.t.Fatal(err)
@@ -245,6 +246,17 @@ log: {level: info, format: json}
 		e.t.Fatalf("config: %v\n%s", err, y)
 	}
 	return path, cfg
+}
+
+// indent indents YAML lines by two spaces (for a section's extra keys).
+func indent(lines string) string {
+	var b strings.Builder
+	for _, l := range strings.Split(strings.TrimSpace(lines), "\n") {
+		if l != "" {
+			b.WriteString("  " + l + "\n")
+		}
+	}
+	return b.String()
 }
 
 // ---------------------------------------------------------------------------

@@ -327,10 +327,19 @@ func TestNodeNames(t *testing.T) {
 		{"root.nn.d", ""},           // empty
 		{"root.nn..d", "t"},         // empty node
 		{"root.root.d", "t"},        // root inside
+		{"root.nn.`root`", "t"},     // root inside, quoted: normalised to root, still illegal
+		{"root.nn.d.`root`", "t"},   // the same as the last device node
 		{"root.nn.d", "`a``b`.`c`"}, // two nodes quoted
 	} {
 		wantCode(t, ins(c.dev, c.m), 509)
 	}
+	// The tablet path (what the sink sends) refuses a quoted root node too.
+	tab, err := client.NewTablet("root.nn.`root`", []*client.MeasurementSchema{{Measurement: "v", DataType: client.INT32}}, 1)
+	must(t, err)
+	tab.SetTimestamp(1, 0)
+	must(t, tab.SetValueAt(int32(1), 0, 0))
+	tab.RowSize++
+	wantCode(t, s.InsertTablet(tab, true), 509)
 	// SELECT uses the same quoting
 	_, rows := query(t, s, "select temp from root.nn.`pump-7.b`")
 	if len(rows) != 1 || rows[0][1] != int32(7) {

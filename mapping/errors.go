@@ -18,7 +18,7 @@ const (
 	ReasonOutOfRange       = "out_of_range"      // a value does not fit the IoTDB type or timestamp range
 	ReasonUnconvertible    = "unconvertible"     // a value of an unexpected Go type or malformed text
 	ReasonUnsignedOverflow = "unsigned_overflow" // BIGINT UNSIGNED above 2^63-1 with bigint_unsigned: error
-	ReasonIllegalPath      = "illegal_path"      // a device value cannot be an IoTDB path node (empty, control characters)
+	ReasonIllegalPath      = "illegal_path"      // a device value cannot be an IoTDB path node (empty, control characters, the reserved word root)
 )
 
 // DirtyError is a row that cannot be mapped. The dirty-rows policy decides

@@ -307,7 +307,7 @@ func Compile(m *config.Mapping, t *TableSchema, o Options) (*Mapper, error) {
 		}
 		seen[key] = true
 
-		tp, err := pickType(&cc, ms.Type, unsignedPolicy, m.Decimal)
+		tp, err := pickType(&cc, ms.Type, unsignedPolicy, m.Decimal, m.DecimalSet)
 		if err != nil {
 			return nil, errf("measurement %s (column %s): %v", name, cc.name, err)
 		}
@@ -335,7 +335,14 @@ func Compile(m *config.Mapping, t *TableSchema, o Options) (*Mapper, error) {
 }
 
 // pickType derives the measurement type or checks the declared one.
-func pickType(cc *colConv, declared, unsignedPolicy, decimalPolicy string) (client.TSDataType, error) {
+//
+// For a DECIMAL column the declared type implies the conversion: STRING or
+// TEXT is the exact text, DOUBLE the rounded number. The mapping's decimal
+// policy only decides for measurements without a declared type, and
+// conflicts with a declared type only when it was written (decimalSet):
+// decimal: double is the default, so a STRING declared under it is exact
+// text, not an error.
+func pickType(cc *colConv, declared, unsignedPolicy, decimalPolicy string, decimalSet bool) (client.TSDataType, error) {
 	bigUnsigned := cc.fam == famInt && cc.width == 64 && cc.unsigned
 	if declared == "" {
 		return cc.defaultType(unsignedPolicy == "string", decimalPolicy == "string"), nil
@@ -353,10 +360,12 @@ func pickType(cc *colConv, declared, unsignedPolicy, decimalPolicy string) (clie
 	}
 	if cc.fam == famDecimal {
 		if decimalPolicy == "string" && !isText(tp) {
-			return 0, fmt.Errorf("decimal: string conflicts with type %s", TypeName(tp))
+			return 0, fmt.Errorf("decimal: string conflicts with type %s: for the rounded number remove decimal: string (or write decimal: double); for the exact text write type: STRING",
+				TypeName(tp))
 		}
-		if decimalPolicy == "double" && tp != client.DOUBLE {
-			return 0, fmt.Errorf("decimal: double conflicts with type %s", TypeName(tp))
+		if decimalPolicy == "double" && decimalSet && isText(tp) {
+			return 0, fmt.Errorf("decimal: double conflicts with type %s: for the exact text remove decimal: double (or write decimal: string); for the rounded number write type: DOUBLE",
+				TypeName(tp))
 		}
 	}
 	return tp, nil
@@ -810,7 +819,7 @@ func (mp *Mapper) buildTreeDevice(row []any) (string, error) {
 			}
 			node = nb.String()
 		}
-		if err := appendNode(&b, node); err != nil {
+		if err := appendDeviceNode(&b, node); err != nil {
 			idx := mp.firstRef(n)
 			return "", mp.dirty(row, idx, ReasonIllegalPath, err.Error())
 		}

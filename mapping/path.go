@@ -61,6 +61,25 @@ func appendNode(b *strings.Builder, s string) error {
 	return nil
 }
 
+// errRootNode is the detail of a device value that renders a node below
+// root as root: IoTDB allows root only as the first node of a path, and no
+// quoting helps (`root` is normalised to root and refused with 509
+// ILLEGAL_PATH, docs/iotdb.md §4).
+const errRootNode = "root is reserved as a node name: IoTDB allows it only as the first node of a path, even backquoted"
+
+// appendDeviceNode writes s quoted as one node below root of a device path
+// to b: as appendNode, but the value root is an error with detail
+// errRootNode. Only the lower-case word, which is what `root` normalises
+// to: iotdbtest stores `Root` as the node Root and accepts it, as
+// TestDeviceNodes expects (whether a real server refuses other letter cases
+// is unverified).
+func appendDeviceNode(b *strings.Builder, s string) error {
+	if s == "root" {
+		return errors.New(errRootNode)
+	}
+	return appendNode(b, s)
+}
+
 // identRune reports whether r may appear in an unquoted node
 // (IDENTIFIER_MATCHER [0-9a-zA-Z_\u2E80-\u9FFF]).
 func identRune(r rune) bool {

@@ -165,6 +165,7 @@ var (
 	summaryLine = regexp.MustCompile(`^(\S+): (\d+) rows read, (\d+) points written, (\d+) dirty rows skipped, (\d+) collisions, (\d+)/(\d+) partitions done \((\d+) from earlier runs\), \S+, \d+ rows/s$`)
 	skippedLine = regexp.MustCompile(`^  skipped (\d+): (.+)$`)
 	totalLine   = regexp.MustCompile(`^total \S+; state (\S+)(; dirty rows in (\S+))?$`)
+	sourceLine  = regexp.MustCompile(`^source binlog position before the copy: \S+:\d+( gtid=\S+)? \(cdc with start: backfill streams from here\)$`)
 )
 
 // parseSummary parses the summary on stdout; it fails the test when a line
@@ -190,6 +191,9 @@ func parseSummary(t *testing.T, out string) (map[string]*tableSummary, string, s
 		}
 		if m := totalLine.FindStringSubmatch(line); m != nil {
 			state, dirty, sawTotal = m[1], m[3], true
+			continue
+		}
+		if sawTotal && sourceLine.MatchString(line) {
 			continue
 		}
 		t.Fatalf("unexpected summary line %q in:\n%s", line, out)

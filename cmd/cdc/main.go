@@ -4,6 +4,7 @@
 //
 //	cdc --config FILE [--log-format json|console]
 //	cdc --config FILE --check          preflight, mappings and IoTDB: a PASS/FAIL table
+//	cdc --config FILE --reset          remove the checkpoint and the snapshot state: start over
 //	cdc --healthcheck URL              GET URL, exit 0 on 200 (docker HEALTHCHECK; no curl in the image)
 //
 // SIGTERM/SIGINT stop reading, flush, save the checkpoint and exit 0.
@@ -36,6 +37,7 @@ const (
 type flags struct {
 	config      string
 	check       bool
+	reset       bool
 	healthcheck string
 	logFormat   string
 }
@@ -45,6 +47,7 @@ func main() {
 	fs := flag.NewFlagSet("cdc", flag.ContinueOnError)
 	fs.StringVar(&f.config, "config", "config.yaml", "configuration file")
 	fs.BoolVar(&f.check, "check", false, "check the configuration, the source (binlog settings, privileges, server_id, checkpoint), the mappings and IoTDB; print a PASS/FAIL table and exit 0 or 1")
+	fs.BoolVar(&f.reset, "reset", false, "remove every piece of cdc state (the checkpoint, the snapshot state) so that the next start begins from cdc.start; connects to nothing")
 	fs.StringVar(&f.healthcheck, "healthcheck", "", "GET this URL (e.g. http://127.0.0.1:9464/healthz) and exit 0 on 200, else 1")
 	fs.StringVar(&f.logFormat, "log-format", "", "json | console (default: log.format from the config)")
 	if err := fs.Parse(os.Args[1:]); err != nil {
@@ -67,7 +70,7 @@ func main() {
 }
 
 func run(ctx context.Context, f flags, stdout, stderr io.Writer) int {
-	return wire.RunCDC(ctx, wire.CDCArgs{Config: f.config, Check: f.check, LogFormat: f.logFormat}, stdout, stderr)
+	return wire.RunCDC(ctx, wire.CDCArgs{Config: f.config, Check: f.check, Reset: f.reset, LogFormat: f.logFormat}, stdout, stderr)
 }
 
 func healthcheck(url string, stderr io.Writer) int { return wire.Healthcheck(url, stderr) }

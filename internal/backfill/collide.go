@@ -1,8 +1,12 @@
 package backfill
 
 import (
+	"encoding/binary"
+	"fmt"
 	"hash/maphash"
+	"math"
 	"sync"
+	"time"
 )
 
 // collisions counts rows of one table that map to a (device, time) already
@@ -11,7 +15,10 @@ import (
 // It remembers hash(device, time) -> hash(row key) for up to limit pairs
 // (16 bytes plus map overhead each, ~10 MB at the default). The row key is
 // kept so that a row delivered twice (a re-read page or partition) is not a
-// collision. When the set is full it is cleared and starts over: counting is
+// collision. A table without a primary key has no key string: its rows are
+// identified by all their mapped values instead (appendRowKey), so two
+// different rows at one (device, time) are a collision and an exact copy of
+// a row is not (it writes the same point). When the set is full it is cleared and starts over: counting is
 // exact for tables with fewer points than the limit and, beyond that, exact
 // within windows of limit points, where colliding rows usually are (same
 // device, same instant, adjacent keys). Collisions with rows written by an
@@ -81,4 +88,48 @@ func (c *collisions) total() int64 {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.count
+}
+
+// appendRowKey appends an encoding of every value of row (the columns Map
+// receives) to dst: the row key of a table without a primary key. Each
+// value is tagged with its Go type and length-prefixed where its length
+// varies, so different rows never encode alike and one row always encodes
+// the same way (a partition read again yields the same values).
+func appendRowKey(dst []byte, row []any) []byte {
+	for _, v := range row {
+		switch x := v.(type) {
+		case nil:
+			dst = append(dst, 'n')
+		case int64:
+			dst = binary.AppendVarint(append(dst, 'i'), x)
+		case uint64:
+			dst = binary.AppendUvarint(append(dst, 'u'), x)
+		case float64:
+			dst = binary.LittleEndian.AppendUint64(append(dst, 'f'), math.Float64bits(x))
+		case float32:
+			dst = binary.LittleEndian.AppendUint32(append(dst, 'g'), math.Float32bits(x))
+		case bool:
+			if x {
+				dst = append(dst, 'T')
+			} else {
+				dst = append(dst, 'F')
+			}
+		case []byte:
+			dst = binary.AppendUvarint(append(dst, 'b'), uint64(len(x)))
+			dst = append(dst, x...)
+		case string:
+			dst = binary.AppendUvarint(append(dst, 's'), uint64(len(x)))
+			dst = append(dst, x...)
+		case time.Time:
+			dst = binary.AppendVarint(append(dst, 't'), x.Unix())
+			dst = binary.AppendUvarint(dst, uint64(x.Nanosecond()))
+			_, off := x.Zone()
+			dst = binary.AppendVarint(dst, int64(off))
+		default:
+			s := fmt.Sprintf("%T:%v", x, x)
+			dst = binary.AppendUvarint(append(dst, '?'), uint64(len(s)))
+			dst = append(dst, s...)
+		}
+	}
+	return dst
 }

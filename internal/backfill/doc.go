@@ -49,7 +49,10 @@
 //
 // Tables without a primary key are read with one streaming query per
 // partition (no paging: LIMIT/OFFSET would be quadratic and an unordered
-// cursor does not exist), which is said in the plan. An interrupted or failed
+// cursor does not exist), which is said in the plan. The query has no ORDER
+// BY: rows come in the server's order (ordering would sort the whole
+// partition, and nothing depends on the order without a key to resume
+// from). An interrupted or failed
 // stream is read again from the partition's start; rows already written are
 // written again, which IoTDB absorbs (same device and time overwrite).
 //
@@ -89,7 +92,8 @@
 // dirty, shared with cdc: one record shape, one policy (skip up to
 // dirty_rows.max, or fail at the first). Collisions (two
 // rows of a table mapping to one device and time) are counted per table, see
-// collisions for the memory bound.
+// collisions for the memory bound; a table without a primary key tells its
+// rows apart by all their mapped values.
 //
 // # Wiring
 //

@@ -15,6 +15,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/mysql-iotdb-bridge/bridge/config"
+	"github.com/mysql-iotdb-bridge/bridge/internal/binlog"
 	"github.com/mysql-iotdb-bridge/bridge/internal/dirty"
 	"github.com/mysql-iotdb-bridge/bridge/mapping"
 )
@@ -59,6 +60,14 @@ type Options struct {
 	Log zerolog.Logger
 	// SaveInterval is the period of state saves while running (default 1s).
 	SaveInterval time.Duration
+	// StateTag, when set, binds the state file to what it was made for: a
+	// saved state with another tag is discarded and the copy starts over
+	// (cdc's snapshots use the stream position they were taken for).
+	StateTag string
+	// SourcePosition, when set, is called once for a new state, before any
+	// table is planned; its answer is recorded in the state (State.Source)
+	// and the summary. An error is logged and recorded as no position.
+	SourcePosition func(ctx context.Context) (pos binlog.Position, flavor string, err error)
 
 	// Test hooks.
 	beforeQuery func(table string, part int, after Key) // each page (or stream) query
@@ -116,6 +125,8 @@ type Summary struct {
 	Duration  time.Duration
 	StatePath string
 	DirtyFile string // "" when no dirty row was recorded
+	// Source is the binlog position recorded before planning (nil: none).
+	Source *binlog.Position
 }
 
 // TableSummary is the outcome for one table (this shard's partitions).
@@ -154,6 +165,9 @@ func (s Summary) String() string {
 	if s.DirtyFile != "" {
 		fmt.Fprintf(&b, "; dirty rows in %s", s.DirtyFile)
 	}
+	if s.Source != nil {
+		fmt.Fprintf(&b, "\nsource binlog position before the copy: %s (cdc with start: backfill streams from here)", s.Source)
+	}
 	return b.String()
 }
 
@@ -181,7 +195,8 @@ type tableRun struct {
 	ts     *TableProgress
 	mapper RowMapper
 	nMap   int // leading columns of a row that Map receives
-	// appendKey appends mapper.KeyString(row) to dst.
+	// appendKey appends mapper.KeyString(row) to dst, or for a table
+	// without a primary key the whole mapped row (appendRowKey).
 	appendKey func(dst []byte, row []any) []byte
 	exprs     []string // SELECT list: the mapper's columns, then plan.Order
 
@@ -196,7 +211,11 @@ func newTableRun(name string, plan *TablePlan, m RowMapper) (*tableRun, error) {
 	mc := m.Columns()
 	tr := &tableRun{name: name, plan: plan, mapper: m, nMap: len(mc),
 		coll: newCollisions(0), dirtyBy: map[string]int64{}}
-	if ka, ok := m.(keyAppender); ok {
+	if !plan.Paged {
+		// No primary key, so no key string: a row is identified by all
+		// its mapped values (see appendRowKey).
+		tr.appendKey = appendRowKey
+	} else if ka, ok := m.(keyAppender); ok {
 		tr.appendKey = ka.AppendKey
 	} else {
 		tr.appendKey = func(dst []byte, row []any) []byte { return append(dst, m.KeyString(row)...) }
@@ -260,7 +279,7 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 	sum := Summary{StatePath: e.statePath}
 
 	// Phase 1: state.
-	if err := e.loadState(); err != nil {
+	if err := e.loadState(ctx); err != nil {
 		return sum, err
 	}
 	// Phase 2: plan tables the state does not know yet, check the others.
@@ -296,7 +315,7 @@ func Run(ctx context.Context, opts Options) (Summary, error) {
 	return sum, runErr
 }
 
-func (e *engine) loadState() error {
+func (e *engine) loadState(ctx context.Context) error {
 	if e.opts.Restart {
 		e.st = newState()
 		e.log.Info().Str("state", e.statePath).Msg("restart: ignoring any previous state")
@@ -304,6 +323,11 @@ func (e *engine) loadState() error {
 		st, ok, err := LoadState(e.statePath)
 		if err != nil {
 			return err
+		}
+		if ok && e.opts.StateTag != "" && st.Tag != e.opts.StateTag {
+			e.log.Warn().Str("state", e.statePath).Str("state_tag", st.Tag).Str("want", e.opts.StateTag).
+				Msg("the saved state belongs to another run (another stream position): starting the copy over")
+			st, ok = newState(), false
 		}
 		e.st = st
 		if ok {
@@ -316,6 +340,16 @@ func (e *engine) loadState() error {
 		}
 	}
 	e.st.Shard = e.opts.Shard
+	e.st.Tag = e.opts.StateTag
+	if len(e.st.Tables) == 0 && e.st.Source == nil && e.opts.SourcePosition != nil {
+		pos, flavor, err := e.opts.SourcePosition(ctx)
+		if err != nil {
+			e.log.Warn().Err(err).Msg("could not read the source's binlog position: cdc cannot start from this backfill (start: backfill)")
+		} else {
+			e.st.Source, e.st.SourceFlavor = &pos, flavor
+			e.log.Info().Stringer("source_position", pos).Msg("source binlog position recorded before planning")
+		}
+	}
 	return nil
 }
 
@@ -700,7 +734,7 @@ func (e *engine) dirtyRow(t *tableRun, row []any, rec dirty.Record) error {
 }
 
 func (e *engine) summary(start time.Time) Summary {
-	s := Summary{Duration: time.Since(start), StatePath: e.statePath}
+	s := Summary{Duration: time.Since(start), StatePath: e.statePath, Source: e.st.Source}
 	if e.dirty.Used() {
 		s.DirtyFile = e.dirty.Path()
 	}

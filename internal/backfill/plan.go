@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/cenkalti/backoff/v4"
+
 	"github.com/mysql-iotdb-bridge/bridge/config"
 	"github.com/mysql-iotdb-bridge/bridge/mapping"
 )
@@ -217,7 +219,7 @@ func (pl *planner) planTable(ctx context.Context, t config.Table) (*TablePlan, *
 			tp.Order = append(tp.Order, keyColumnOf(c))
 		}
 	} else {
-		tp.Notes = append(tp.Notes, "no primary key: each partition is one streaming scan (no keyset paging); resuming reads an unfinished partition again from its start")
+		tp.Notes = append(tp.Notes, "no primary key: each partition is one streaming scan in the server's order (no keyset paging, no ORDER BY); resuming reads an unfinished partition again from its start; collisions compare whole mapped rows")
 	}
 
 	if pc == nil || !kindOf(pc.DataType, pc.Unsigned).splittable() {
@@ -494,16 +496,29 @@ func (pl *planner) estimate(ctx context.Context, t config.Table, kc KeyColumn, p
 
 // explain returns EXPLAIN's row estimate for the range condition cond and
 // whether an index serves it.
+//
+// Errors name the table and the query. Running the query and reading its
+// rows keep the source's classification (source.Transient: a lost
+// connection is retried); an answer that cannot be read (a value that does
+// not scan, a rows column that is not a number) is the same on every try,
+// so it is permanent at once instead of being retried for
+// iotdb.retry.give_up_after.
 func (pl *planner) explain(ctx context.Context, t config.Table, cond string) (int64, bool, error) {
 	q := "EXPLAIN SELECT 1 FROM " + quoteTable(pl.database, t.Name) + " WHERE " + andAll(cond)
+	wrap := func(err error) error {
+		return fmt.Errorf("table %s: estimating rows (%s): %w", t.Name, q, err)
+	}
+	bad := func(format string, args ...any) error {
+		return backoff.Permanent(fmt.Errorf("table %s: estimating rows (%s): cannot read the answer: %s", t.Name, q, fmt.Sprintf(format, args...)))
+	}
 	rows, err := pl.db.QueryContext(ctx, q)
 	if err != nil {
-		return 0, false, fmt.Errorf("table %s: estimating rows (%s): %w", t.Name, q, err)
+		return 0, false, wrap(err)
 	}
 	defer rows.Close()
 	cols, err := rows.Columns()
 	if err != nil {
-		return 0, false, err
+		return 0, false, wrap(err)
 	}
 	var est int64
 	indexed := false
@@ -514,25 +529,47 @@ func (pl *planner) explain(ctx context.Context, t config.Table, cond string) (in
 			ptrs[i] = &vals[i]
 		}
 		if err := rows.Scan(ptrs...); err != nil {
-			return 0, false, err
+			return 0, false, bad("%v", err)
 		}
-		for i, c := range cols {
-			switch strings.ToLower(c) {
-			case "rows":
-				n, _ := strconv.ParseInt(vals[i].String, 10, 64)
-				est += n
-			case "key":
-				indexed = indexed || vals[i].Valid
-			case "extra":
-				// "Impossible WHERE ..." / "Select tables optimized away": no rows.
-				if strings.Contains(vals[i].String, "Impossible") {
-					indexed = true
-				}
-			}
+		n, idx, err := explainRow(cols, vals)
+		if err != nil {
+			return 0, false, bad("%v", err)
 		}
+		est += n
+		indexed = indexed || idx
 	}
 	if err := rows.Err(); err != nil {
-		return 0, false, err
+		return 0, false, wrap(err)
+	}
+	return est, indexed, nil
+}
+
+// explainRow reads one row of an EXPLAIN answer: its row estimate (NULL is
+// 0: "Impossible WHERE", "Select tables optimized away") and whether it
+// uses an index. A rows value that is not a non-negative integer is an
+// error.
+func explainRow(cols []string, vals []sql.NullString) (int64, bool, error) {
+	var est int64
+	indexed := false
+	for i, c := range cols {
+		switch strings.ToLower(c) {
+		case "rows":
+			if !vals[i].Valid {
+				continue
+			}
+			n, err := strconv.ParseInt(strings.TrimSpace(vals[i].String), 10, 64)
+			if err != nil || n < 0 {
+				return 0, false, fmt.Errorf("column %s = %q is not a row count", c, vals[i].String)
+			}
+			est += n
+		case "key":
+			indexed = indexed || vals[i].Valid
+		case "extra":
+			// "Impossible WHERE ..." / "Select tables optimized away": no rows.
+			if strings.Contains(vals[i].String, "Impossible") {
+				indexed = true
+			}
+		}
 	}
 	return est, indexed, nil
 }

@@ -163,7 +163,9 @@ func (t *tableRun) pageQuery(database string, p Partition, after Key, limit int)
 	return q, append(args, int64(limit))
 }
 
-// streamQuery reads all of p in one result set (tables without a key).
+// streamQuery reads all of p in one result set (tables without a key), in
+// the server's order: no ORDER BY, which would sort the partition while
+// nothing depends on the order (there is no cursor to resume from).
 func (t *tableRun) streamQuery(database string, p Partition) (string, []any) {
 	rc, args := t.rangeSQL(p, true)
 	return "SELECT " + t.selectList() + " FROM " + quoteTable(database, t.name) +

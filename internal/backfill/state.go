@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/mysql-iotdb-bridge/bridge/internal/atomicfile"
+	"github.com/mysql-iotdb-bridge/bridge/internal/binlog"
 )
 
 // StateVersion is the format version of the state file. A file with another
@@ -28,6 +29,18 @@ type State struct {
 	Created time.Time                 `json:"created"`
 	Updated time.Time                 `json:"updated"`
 	Tables  map[string]*TableProgress `json:"tables"`
+	// Tag names what the state belongs to (Options.StateTag: cdc's
+	// snapshots tag theirs with the stream position they were taken for);
+	// a state with another tag is not resumed.
+	Tag string `json:"tag,omitempty"`
+	// Source is the source's binlog position (file/pos and GTID set) read
+	// before the first table was planned: a cdc started from it (start:
+	// backfill) streams every change the copy may have missed, and nothing
+	// is copied twice. Nil when the source has no binlog or it could not
+	// be read.
+	Source *binlog.Position `json:"source_position,omitempty"`
+	// SourceFlavor is the flavor Source was read from (mysql | mariadb).
+	SourceFlavor string `json:"source_flavor,omitempty"`
 }
 
 // TableProgress is the plan and progress of one table.

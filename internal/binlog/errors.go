@@ -29,7 +29,8 @@ func (e *PurgedError) Error() string {
 		}
 	}
 	return fmt.Sprintf("binlog purged: the %s is no longer on the server (%s); "+
-		"changes since then cannot be streamed. Re-snapshot: delete the checkpoint file and start cdc with start: initial",
+		"changes since then cannot be streamed. Start over with a new snapshot: run `cdc --reset` and start again with cdc.start: initial, "+
+		"or set cdc.on_purged: resnapshot to do this by itself",
 		what, e.Server)
 }
 

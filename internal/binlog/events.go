@@ -49,7 +49,12 @@ func newProcessor(cfg Config, from Position, h Handler) (*processor, error) {
 		h:           h,
 		commit:      from,
 	}
-	if from.GTID != "" {
+	if from.GTID != "" || cfg.Flavor == FlavorMariaDB {
+		// MariaDB's GTID position is the last GTID of each domain, so the
+		// GTIDs seen from any start on extend it exactly: a stream started
+		// by file and offset (with no GTID yet) still records a GTID set
+		// for a failover. MySQL's set is every transaction ever executed:
+		// it is tracked only from a start that carried it.
 		set, err := ParseGTIDSet(cfg.Flavor, from.GTID)
 		if err != nil {
 			return nil, fmt.Errorf("binlog: start position: %w", err)

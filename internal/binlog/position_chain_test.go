@@ -17,3 +17,23 @@ func TestParseGTIDSetKeepsTheCause(t *testing.T) {
 		}
 	}
 }
+
+// A stream started by file and offset tracks GTIDs on MariaDB (its GTID
+// position is the last GTID per domain, exact from any start) and not on
+// MySQL (its set is every transaction ever executed, unknown from a file
+// offset alone).
+func TestGTIDTrackingByFlavor(t *testing.T) {
+	from := Position{File: "binlog.000003", Pos: 4}
+	pm, err := newProcessor(Config{Flavor: FlavorMariaDB}, from, nil)
+	if err != nil || pm.gset == nil || pm.gset.String() != "" {
+		t.Fatalf("mariadb: set %v, err %v: want an empty tracked set", pm.gset, err)
+	}
+	py, err := newProcessor(Config{Flavor: FlavorMySQL}, from, nil)
+	if err != nil || py.gset != nil {
+		t.Fatalf("mysql: set %v, err %v: want no tracked set", py.gset, err)
+	}
+	py, err = newProcessor(Config{Flavor: FlavorMySQL}, Position{GTID: "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5"}, nil)
+	if err != nil || py.gset == nil || py.gset.String() != "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-5" {
+		t.Fatalf("mysql with a set: %v, %v", py.gset, err)
+	}
+}

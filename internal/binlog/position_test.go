@@ -122,7 +122,7 @@ func TestClassifyErrors(t *testing.T) {
 	if !perm || !errors.Is(err, ErrBinlogPurged) {
 		t.Fatalf("file purged: permanent=%v err=%v", perm, err)
 	}
-	for _, want := range []string{"binlog.000001", "start: initial", "delete the checkpoint"} {
+	for _, want := range []string{"binlog.000001", "start: initial", "cdc --reset", "on_purged: resnapshot"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("purged error %q lacks %q", err, want)
 		}

@@ -222,3 +222,49 @@ func countDumpThreads(ctx context.Context, db *sql.DB) string {
 	}
 	return fmt.Sprintf("%d binlog dump connections visible to this user", n)
 }
+
+// Identity names a source server, so that a checkpoint is never resumed
+// on another server by a file name and offset that mean something else
+// there.
+type Identity struct {
+	ServerID   uint32 // @@server_id
+	ServerUUID string // @@server_uuid (MySQL; "" on MariaDB, which has none)
+}
+
+// String renders the identity for messages.
+func (id Identity) String() string {
+	if id.ServerUUID != "" {
+		return fmt.Sprintf("server_id %d (server_uuid %s)", id.ServerID, id.ServerUUID)
+	}
+	return fmt.Sprintf("server_id %d", id.ServerID)
+}
+
+// ServerIdentity reads the identity of the server db is connected to.
+func ServerIdentity(ctx context.Context, db *sql.DB, flavor string) (Identity, error) {
+	var id Identity
+	if err := db.QueryRowContext(ctx, "SELECT @@GLOBAL.server_id").Scan(&id.ServerID); err != nil {
+		return id, fmt.Errorf("binlog: reading @@server_id: %w", err)
+	}
+	if flavor == FlavorMySQL {
+		if err := db.QueryRowContext(ctx, "SELECT @@GLOBAL.server_uuid").Scan(&id.ServerUUID); err != nil {
+			return id, fmt.Errorf("binlog: reading @@server_uuid: %w", err)
+		}
+	}
+	return id, nil
+}
+
+// GTIDAt returns the MariaDB GTID position (the last GTID of each
+// replication domain) that corresponds to a binlog file and offset, with
+// the server's BINLOG_GTID_POS: a position given by file and offset then
+// also carries the exact GTID set a failover needs. It returns "" when the
+// server has no GTID before that place.
+func GTIDAt(ctx context.Context, db *sql.DB, p Position) (string, error) {
+	var g sql.NullString
+	if err := db.QueryRowContext(ctx, "SELECT BINLOG_GTID_POS(?, ?)", p.File, p.Pos).Scan(&g); err != nil {
+		return "", fmt.Errorf("binlog: GTID position at %s: %w", p, err)
+	}
+	if !g.Valid {
+		return "", fmt.Errorf("binlog: GTID position at %s: the server has no such binlog file or offset", p)
+	}
+	return g.String, nil
+}

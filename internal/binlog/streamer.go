@@ -304,7 +304,7 @@ func (s *Streamer) runOnce(ctx context.Context, p *processor) error {
 		st  *replication.BinlogStreamer
 		err error
 	)
-	if p.gset != nil {
+	if p.gset != nil && p.gset.String() != "" {
 		st, err = syncer.StartSyncGTID(p.gset.Clone())
 	} else {
 		st, err = syncer.StartSync(mysql.Position{Name: from.File, Pos: from.Pos})

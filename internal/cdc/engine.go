@@ -79,10 +79,17 @@ type Wiring interface {
 	// every mapping that does not compile, each with its file:line.
 	CompileAll(ctx context.Context) (map[string]*mapping.Mapper, error)
 	// Snapshot copies the named tables into IoTDB with the backfill engine,
-	// resumably, keeping its progress in statePath. It returns the summary
-	// to log, or an error wrapping ErrSnapshotInterrupted when ctx ended
+	// resumably, keeping its progress in statePath under tag: a state file
+	// with another tag (left by a snapshot taken for another stream
+	// position) is not resumed but started over. It returns the summary to
+	// log, or an error wrapping ErrSnapshotInterrupted when ctx ended
 	// (progress saved).
-	Snapshot(ctx context.Context, tables []string, statePath string) (summary string, err error)
+	Snapshot(ctx context.Context, tables []string, statePath, tag string) (summary string, err error)
+	// HandOver reads a finished backfill's state (start: backfill): the
+	// binlog position it recorded before planning, and the tables it
+	// copied. An unfinished or missing backfill is an error saying what to
+	// run.
+	HandOver(ctx context.Context) (pos binlog.Position, flavor string, tables []string, err error)
 	// Close releases the source and the sink.
 	Close()
 }
@@ -126,6 +133,7 @@ type Engine struct {
 	wiring   Wiring
 	db       *sql.DB
 	flavor   string
+	identity binlog.Identity // of the source server connected to
 	sink     Sink
 	store    *checkpoint.Store
 	streamer *binlog.Streamer // for PositionAt (start: timestamp)
@@ -144,6 +152,10 @@ type Engine struct {
 	// running is the streamer, for the reconnect and decoder metrics (read
 	// by the HTTP goroutine).
 	running atomic.Pointer[binlog.Streamer]
+
+	// purged is set by the preflight when the checkpoint's binlog is no
+	// longer on the server (allowed only under on_purged: resnapshot).
+	purged bool
 
 	// savedHook, when set (tests), sees every saved position.
 	savedHook func(binlog.Position)
@@ -220,6 +232,9 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 		return err
 	}
 	checks, err := e.preflight(ctx)
+	if ctx.Err() != nil {
+		return ctx.Err() // stopped during the checks: not a failed check
+	}
 	if err != nil {
 		return err
 	}
@@ -241,17 +256,53 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 	if err != nil {
 		return err
 	}
-	from, err := e.startPosition(ctx, st, found)
+	mode := e.cfg.CDC.Start.Mode
+	if found && e.purged {
+		// Preflight passed with a purged checkpoint only under
+		// on_purged: resnapshot.
+		if err := e.startOver("the checkpoint's binlog was purged"); err != nil {
+			return err
+		}
+		st, found, mode = nil, false, config.StartInitial
+	}
+	for {
+		from, err := e.startPosition(ctx, st, found, mode)
+		if err != nil {
+			return err
+		}
+		if err := e.snapshots(ctx); err != nil {
+			return err
+		}
+		if ctx.Err() != nil {
+			return nil
+		}
+		err = e.stream(ctx, from)
+		if !errors.Is(err, binlog.ErrBinlogPurged) || e.cfg.CDC.OnPurged != config.OnPurgedResnapshot {
+			return err
+		}
+		// The server purged the binlog while the stream was away (a long
+		// outage): take a new position and snapshot again.
+		if err := e.startOver(err.Error()); err != nil {
+			return err
+		}
+		st, found, mode = nil, false, config.StartInitial
+	}
+}
+
+// startOver discards the cdc state (checkpoint and snapshot state, as
+// cdc --reset does) under cdc.on_purged: resnapshot.
+func (e *Engine) startOver(why string) error {
+	removed, err := Reset(e.cfg)
 	if err != nil {
 		return err
 	}
-	if err := e.snapshots(ctx); err != nil {
-		return err
-	}
-	if ctx.Err() != nil {
-		return nil
-	}
-	return e.stream(ctx, from)
+	e.mu.Lock()
+	e.state = nil
+	e.mu.Unlock()
+	e.metrics.resnapshots.Inc()
+	e.log.Warn().Str("reason", why).Strs("removed", removed).
+		Msg("cdc.on_purged is resnapshot: starting over with a new position and a new snapshot of the mapped tables")
+	return nil
 }
 
 func (e *Engine) closeAll() {
@@ -274,6 +325,9 @@ func (e *Engine) connect(ctx context.Context) error {
 		return err
 	}
 	e.db, e.flavor = db, flavor
+	if e.identity, err = binlog.ServerIdentity(ctx, db, flavor); err != nil {
+		return err
+	}
 	bc := e.wiring.Binlog(flavor)
 	bc.CaughtUpWait = e.opts.CaughtUpWait
 	database := e.cfg.MySQL.Database
@@ -285,7 +339,7 @@ func (e *Engine) connect(ctx context.Context) error {
 	e.binlog = e.streamer
 	e.running.Store(e.streamer)
 	e.log.Info().Str("mysql", e.cfg.MySQL.Addr()).Str("user", e.cfg.MySQL.User).Str("flavor", e.flavor).
-		Uint32("server_id", e.cfg.MySQL.ServerID).Msg("connected to the source")
+		Uint32("server_id", e.cfg.MySQL.ServerID).Stringer("source", e.identity).Msg("connected to the source")
 	return nil
 }
 

@@ -102,8 +102,11 @@ func (nopWiring) Compile(context.Context, *config.Mapping) (*mapping.Mapper, err
 func (nopWiring) CompileAll(context.Context) (map[string]*mapping.Mapper, error) {
 	return nil, errors.New("unit")
 }
-func (nopWiring) Snapshot(context.Context, []string, string) (string, error) {
+func (nopWiring) Snapshot(context.Context, []string, string, string) (string, error) {
 	return "", errors.New("unit")
+}
+func (nopWiring) HandOver(context.Context) (binlog.Position, string, []string, error) {
+	return binlog.Position{}, "", nil, errors.New("unit")
 }
 func (nopWiring) Close() {}
 
@@ -459,4 +462,28 @@ func dirtyHasReason(t *testing.T, l *dirty.Log, reason string) bool {
 		}
 	}
 	return false
+}
+
+// Which checkpoints count as another server's: MariaDB by server_id,
+// MySQL by server_id and server_uuid (a clone keeps the id, not the uuid).
+func TestOtherServer(t *testing.T) {
+	e := &Engine{}
+	for _, c := range []struct {
+		now   binlog.Identity
+		saved checkpoint.State
+		want  bool
+	}{
+		{binlog.Identity{ServerID: 1}, checkpoint.State{}, false}, // an old checkpoint does not say
+		{binlog.Identity{ServerID: 1}, checkpoint.State{SourceServerID: 1}, false},
+		{binlog.Identity{ServerID: 2}, checkpoint.State{SourceServerID: 1}, true},
+		{binlog.Identity{ServerID: 1, ServerUUID: "3e11fa47-71ca-11e1-9e33-c80aa9429562"},
+			checkpoint.State{SourceServerID: 1, ServerUUID: "3e11fa47-71ca-11e1-9e33-c80aa9429562"}, false},
+		{binlog.Identity{ServerID: 1, ServerUUID: "5a2d1e1c-0000-11ef-8000-000000000001"},
+			checkpoint.State{SourceServerID: 1, ServerUUID: "3e11fa47-71ca-11e1-9e33-c80aa9429562"}, true},
+	} {
+		e.identity = c.now
+		if got := e.otherServer(&c.saved); got != c.want {
+			t.Errorf("now %s, saved %d/%q: otherServer = %v, want %v", c.now, c.saved.SourceServerID, c.saved.ServerUUID, got, c.want)
+		}
+	}
 }

@@ -58,6 +58,7 @@ const (
 	MetricIoTDBRetries    = "bridge_iotdb_retries_total"              // {op, code}
 	MetricIoTDBRejected   = "bridge_iotdb_rejected_points_total"      // {code}
 	MetricStreaming       = "bridge_cdc_streaming"                    // 1 while the binlog stream runs
+	MetricResnapshots     = "bridge_cdc_resnapshots_total"            // state discarded and tables snapshotted again (on_purged: resnapshot)
 )
 
 // metrics holds the Prometheus collectors and the plain counters behind
@@ -75,6 +76,7 @@ type metrics struct {
 	batches         prometheus.Counter
 	batchOps        prometheus.Histogram
 	restarts        prometheus.Counter
+	resnapshots     prometheus.Counter
 	rpc             *prometheus.HistogramVec
 	retries         *prometheus.CounterVec
 	rejected        *prometheus.CounterVec
@@ -117,9 +119,10 @@ func newMetrics(reg *prometheus.Registry, stream func() *binlog.Streamer) *metri
 		Buckets: prometheus.ExponentialBuckets(0.0005, 2.5, 12)}, []string{"op", "result"})
 	m.retries = prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricIoTDBRetries, Help: "IoTDB call retries."}, []string{"op", "code"})
 	m.rejected = prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricIoTDBRejected, Help: "Points IoTDB refused for good."}, []string{"code"})
+	m.resnapshots = prometheus.NewCounter(prometheus.CounterOpts{Name: MetricResnapshots, Help: "Times cdc discarded its state and snapshotted again because the checkpoint's binlog was purged (cdc.on_purged: resnapshot)."})
 	m.streaming = prometheus.NewGauge(prometheus.GaugeOpts{Name: MetricStreaming, Help: "1 while the binlog stream runs."})
 	reg.MustRegister(m.events, m.decoded, m.rows, m.dirty, m.lag, m.ckTime, m.ckInfo, m.ckPos, m.batches, m.batchOps,
-		m.restarts, m.rpc, m.retries, m.rejected, m.streaming)
+		m.restarts, m.resnapshots, m.rpc, m.retries, m.rejected, m.streaming)
 	if stream != nil {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: MetricBinlogReconnect, Help: "Reconnects of the binlog connection."},
 			func() float64 {

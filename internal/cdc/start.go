@@ -5,10 +5,12 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
 	"github.com/mysql-iotdb-bridge/bridge/config"
+	"github.com/mysql-iotdb-bridge/bridge/internal/atomicfile"
 	"github.com/mysql-iotdb-bridge/bridge/internal/binlog"
 	"github.com/mysql-iotdb-bridge/bridge/internal/checkpoint"
 )
@@ -80,13 +82,37 @@ func (e *Engine) checkpointCheck(ctx context.Context) Check {
 		c.OK = true
 		c.Detail = fmt.Sprintf("%s at %s", e.store.Path, st.Position)
 		return c
+	case e.otherServer(st) && st.Position.GTID == "":
+		c.Detail = fmt.Sprintf("%s was written on another server (source %s, this is %s) and holds only a file and offset (%s), "+
+			"which mean something else on this server: point cdc back at that server, or start over here (cdc --reset; cdc.start: initial); "+
+			"with GTIDs on the source, a checkpoint carries a GTID set and follows a failover by itself",
+			e.store.Path, savedIdentity(st), e.identity, st.Position)
+		return c
+	case e.otherServer(st):
+		c.OK, c.Warning = true, true
+		c.Detail = fmt.Sprintf("%s was written on another server (source %s, this is %s): resuming by its GTID set %s (a failover)",
+			e.store.Path, savedIdentity(st), e.identity, st.Position.GTID)
+		return c
 	}
 	has, err := binlog.HasBinlog(ctx, e.db, st.Position.File)
 	switch {
 	case err != nil:
 		c.OK, c.Warning = true, true
 		c.Detail = fmt.Sprintf("%s at %s; could not list the binlogs: %v", e.store.Path, st.Position, err)
+	case !has && st.Position.GTID != "" && st.SourceServerID == 0:
+		// A checkpoint from before the server's identity was recorded: the
+		// file may be purged, or this may be another server. The GTID set
+		// decides; the stream reports a purge if it is that.
+		c.OK, c.Warning = true, true
+		c.Detail = fmt.Sprintf("%s at %s: binlog file %s is not on this server; resuming by the GTID set", e.store.Path, st.Position, st.Position.File)
 	case !has:
+		e.purged = true
+		if e.cfg.CDC.OnPurged == config.OnPurgedResnapshot {
+			c.OK, c.Warning = true, true
+			c.Detail = fmt.Sprintf("%s resumes at %s, but binlog file %s was purged: cdc.on_purged is resnapshot, so the cdc state is discarded and the mapped tables are snapshotted again",
+				e.store.Path, st.Position, st.Position.File)
+			return c
+		}
 		c.Detail = purgedAdvice(e.store.Path, st.Position)
 	default:
 		c.OK = true
@@ -97,8 +123,22 @@ func (e *Engine) checkpointCheck(ctx context.Context) Check {
 
 func purgedAdvice(path string, pos binlog.Position) string {
 	return fmt.Sprintf("the checkpoint %s resumes at %s, but binlog file %s is no longer on the server (purged): "+
-		"the changes since then cannot be streamed. Delete the checkpoint file and restart with cdc.start: initial to re-snapshot",
+		"the changes since then cannot be streamed. Start over with a new snapshot: run `cdc --reset` (it removes the checkpoint "+
+		"and the snapshot state together) and start again with cdc.start: initial, or set cdc.on_purged: resnapshot to do this by itself",
 		path, pos, pos.File)
+}
+
+// otherServer reports whether a checkpoint was written on another source
+// server than the one connected to (false when it does not say).
+func (e *Engine) otherServer(st *checkpoint.State) bool {
+	if st.SourceServerID == 0 {
+		return false
+	}
+	return st.SourceServerID != e.identity.ServerID || (st.ServerUUID != "" && e.identity.ServerUUID != "" && st.ServerUUID != e.identity.ServerUUID)
+}
+
+func savedIdentity(st *checkpoint.State) binlog.Identity {
+	return binlog.Identity{ServerID: st.SourceServerID, ServerUUID: st.ServerUUID}
 }
 
 // failedChecks renders the failed checks, one per line, or "".
@@ -121,11 +161,7 @@ func failedChecks(checks []Check) string {
 // SnapshotDone with a zero SnapshotAt means "no snapshot needed" (start modes
 // other than initial); a mapped table without an entry was added to the
 // mappings since and gets a snapshot of its own under start: initial.
-func (e *Engine) startPosition(ctx context.Context, st *checkpoint.State, found bool) (binlog.Position, error) {
-	mode := e.cfg.CDC.Start.Mode
-	if mode == "" {
-		mode = config.StartInitial
-	}
+func (e *Engine) startPosition(ctx context.Context, st *checkpoint.State, found bool, mode string) (binlog.Position, error) {
 	if found {
 		if st.Flavor != "" && st.Flavor != e.flavor {
 			return binlog.Position{}, fmt.Errorf("cdc: checkpoint %s was written for a %s source, this one is %s", e.store.Path, st.Flavor, e.flavor)
@@ -148,6 +184,18 @@ func (e *Engine) startPosition(ctx context.Context, st *checkpoint.State, found 
 					Msg("table added to the mappings: streamed from the checkpoint on, without its history (run backfill for it, or use start: initial)")
 			}
 		}
+		if e.otherServer(st) {
+			// Preflight allowed it: the GTID set carries over. The file
+			// and offset are the old server's: the stream replaces them.
+			e.log.Warn().Stringer("was", savedIdentity(st)).Stringer("now", e.identity).Str("gtid", st.Position.GTID).
+				Msg("the checkpoint was written on another server: resuming by its GTID set (failover)")
+			st.Position = binlog.Position{GTID: st.Position.GTID}
+			changed = true
+		}
+		if st.SourceServerID != e.identity.ServerID || st.ServerUUID != e.identity.ServerUUID {
+			st.SourceServerID, st.ServerUUID = e.identity.ServerID, e.identity.ServerUUID
+			changed = true
+		}
 		e.state = st
 		if st.Flavor == "" {
 			st.Flavor = e.flavor
@@ -157,7 +205,11 @@ func (e *Engine) startPosition(ctx context.Context, st *checkpoint.State, found 
 				return binlog.Position{}, err
 			}
 		}
-		e.log.Info().Stringer("position", st.Position).Str("checkpoint", e.store.Path).Msg("resuming from the checkpoint")
+		ev := e.log.Info().Stringer("position", st.Position).Str("checkpoint", e.store.Path)
+		if st.Position.GTID != "" {
+			ev = ev.Str("resume_by", "gtid set "+st.Position.GTID)
+		}
+		ev.Msg("resuming from the checkpoint")
 		return st.Position, nil
 	}
 
@@ -185,13 +237,25 @@ func (e *Engine) startPosition(ctx context.Context, st *checkpoint.State, found 
 		}
 	case config.StartTimestamp:
 		from, err = e.streamer.PositionAt(ctx, e.db, e.cfg.CDC.Start.Timestamp)
+	case config.StartBackfill:
+		from, err = e.handOver(ctx)
 	default:
 		err = fmt.Errorf("cdc.start: unknown mode %q", mode)
 	}
 	if err != nil {
 		return binlog.Position{}, fmt.Errorf("cdc: start position (%s): %w", e.cfg.CDC.Start, err)
 	}
-	st = &checkpoint.State{Flavor: e.flavor, Position: from, Tables: map[string]checkpoint.TableSnapshot{}, ServerID: e.cfg.MySQL.ServerID}
+	if from.GTID == "" && from.File != "" && e.flavor == binlog.FlavorMariaDB {
+		// Record the GTID position of a file/offset start too, so the
+		// checkpoint can follow a failover from the first save on.
+		if g, gerr := binlog.GTIDAt(ctx, e.db, from); gerr != nil {
+			e.log.Warn().Err(gerr).Stringer("position", from).Msg("no GTID position for the start position; a failover needs a new start")
+		} else {
+			from.GTID = g
+		}
+	}
+	st = &checkpoint.State{Flavor: e.flavor, Position: from, Tables: map[string]checkpoint.TableSnapshot{}, ServerID: e.cfg.MySQL.ServerID,
+		SourceServerID: e.identity.ServerID, ServerUUID: e.identity.ServerUUID}
 	for _, name := range e.tableNames() {
 		st.Tables[name] = checkpoint.TableSnapshot{SnapshotDone: mode != config.StartInitial, SnapshotPosition: from}
 	}
@@ -213,7 +277,38 @@ func (e *Engine) tableNames() []string {
 
 // snapshotStatePath is the backfill state file of cdc's snapshots, next to
 // the checkpoint (removed once every snapshot finished).
-func (e *Engine) snapshotStatePath() string { return e.store.Path + ".snapshot.json" }
+func (e *Engine) snapshotStatePath() string { return SnapshotStatePath(e.store.Path) }
+
+// SnapshotStatePath is the snapshot state file that goes with a checkpoint.
+func SnapshotStatePath(checkpoint string) string { return checkpoint + ".snapshot.json" }
+
+// snapshotTag ties a snapshot's state file to the stream position the
+// snapshot was taken for.
+func snapshotTag(p binlog.Position) string { return "cdc snapshot for stream position " + p.String() }
+
+// Reset removes every piece of cdc state of cfg together: the checkpoint,
+// the snapshot state and the temporary files of an interrupted save. It
+// returns the files it removed. The next start begins from cdc.start.
+func Reset(cfg *config.Config) ([]string, error) {
+	cp := cfg.CDC.WithDefaults().Checkpoint.Path
+	paths := []string{cp, SnapshotStatePath(cp)}
+	for _, p := range []string{cp, SnapshotStatePath(cp)} {
+		tmps, _ := filepath.Glob(filepath.Join(filepath.Dir(p), atomicfile.TempPrefix(p)) + "*")
+		paths = append(paths, tmps...)
+	}
+	var removed []string
+	for _, p := range paths {
+		err := os.Remove(p)
+		switch {
+		case err == nil:
+			removed = append(removed, p)
+		case errors.Is(err, os.ErrNotExist):
+		default:
+			return removed, fmt.Errorf("cdc reset: %w", err)
+		}
+	}
+	return removed, nil
+}
 
 // snapshots copies the tables whose snapshot is not done, with the backfill
 // engine, while the stream is not running (so the others are paused, not
@@ -243,7 +338,12 @@ func (e *Engine) snapshots(ctx context.Context) error {
 	}
 	e.log.Info().Strs("tables", names).Stringer("stream_from", e.state.Position).Msg("snapshot: copying tables before streaming")
 	statePath := e.snapshotStatePath()
-	sum, err := e.wiring.Snapshot(ctx, names, statePath)
+	// The snapshot belongs to the stream position it is taken for: after a
+	// reset or a deleted checkpoint the position is new, and a leftover
+	// state of the old one must not be resumed (its plan ends at the old
+	// MAX, and the rows written between the two positions would be in
+	// neither the snapshot nor the stream).
+	sum, err := e.wiring.Snapshot(ctx, names, statePath, snapshotTag(e.state.Position))
 	if err != nil {
 		if ctx.Err() != nil && errors.Is(err, ErrSnapshotInterrupted) {
 			e.log.Info().Str("state", statePath).Msg("snapshot interrupted; it resumes on the next start")
@@ -267,4 +367,35 @@ func (e *Engine) snapshots(ctx context.Context) error {
 		e.log.Warn().Err(err).Msg("removing the snapshot state file")
 	}
 	return nil
+}
+
+// handOver is the start position of start: backfill: the position a
+// finished backfill read before it planned. Every mapped table must have
+// been copied by that backfill; its changes since that position are then
+// streamed, so there is no gap and no second copy (a change the copy
+// already saw is applied again, which is harmless: docs/delivery.md §1.2).
+func (e *Engine) handOver(ctx context.Context) (binlog.Position, error) {
+	pos, flavor, tables, err := e.wiring.HandOver(ctx)
+	if err != nil {
+		return binlog.Position{}, err
+	}
+	if flavor != "" && flavor != e.flavor {
+		return binlog.Position{}, fmt.Errorf("the backfill read a %s source, this one is %s", flavor, e.flavor)
+	}
+	copied := map[string]bool{}
+	for _, t := range tables {
+		copied[t] = true
+	}
+	var missing []string
+	for _, name := range e.tableNames() {
+		if !copied[name] {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		return binlog.Position{}, fmt.Errorf("mapped tables not copied by that backfill: %s; run backfill for them first (then start cdc again), or use start: initial",
+			strings.Join(missing, ", "))
+	}
+	e.log.Info().Stringer("position", pos).Strs("tables", tables).Msg("hand-over: streaming from the position the backfill recorded before it copied")
+	return pos, nil
 }

@@ -183,7 +183,7 @@ func TestIntegrationPurgedCheckpoint(t *testing.T) {
 	if err == nil {
 		t.Fatal("Run succeeded from a purged binlog")
 	}
-	for _, want := range []string{ck.File, "purged", "Delete the checkpoint file", "initial"} {
+	for _, want := range []string{ck.File, "purged", "cdc --reset", "on_purged: resnapshot", "initial"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Fatalf("error %q does not mention %q", err, want)
 		}

@@ -37,10 +37,13 @@ type State struct {
 	Tables map[string]TableSnapshot `json:"tables,omitempty"`
 	// ServerID is the replica id the stream used.
 	ServerID uint32 `json:"server_id,omitempty"`
-	// ServerUUID identifies the source server (@@server_uuid on MySQL, or
-	// any stable id the caller picks on MariaDB) so a checkpoint is not
-	// replayed against another server by mistake.
-	ServerUUID string `json:"server_uuid,omitempty"`
+	// SourceServerID and ServerUUID identify the source server the
+	// position was read from (@@server_id; @@server_uuid on MySQL): a file
+	// name and offset mean something else on another server, so a
+	// checkpoint is resumed elsewhere (a failover to a replica) only by
+	// its GTID set.
+	SourceServerID uint32 `json:"source_server_id,omitempty"`
+	ServerUUID     string `json:"server_uuid,omitempty"`
 }
 
 // TableSnapshot is one mapped table's snapshot progress.

@@ -33,7 +33,9 @@ func (j *File) Write(line []byte) error {
 	j.mu.Lock()
 	defer j.mu.Unlock()
 	if j.f == nil {
-		f, err := os.OpenFile(j.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+		// 0600 like the state files: the lines hold row values. An existing
+		// file keeps its mode (an operator may have widened it on purpose).
+		f, err := os.OpenFile(j.path, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o600)
 		if err != nil {
 			return fmt.Errorf("opening %s: %w", j.path, err)
 		}

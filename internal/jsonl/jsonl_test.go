@@ -54,3 +54,23 @@ func TestFile(t *testing.T) {
 		t.Fatalf("write into a missing directory: %v", err)
 	}
 }
+
+// TestFileMode: the file holds row values (a dirty-rows file), so it is
+// created readable by its owner only, like the state files.
+func TestFileMode(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "dirty.jsonl")
+	j := New(path)
+	if err := j.Write([]byte(`{"value":"secret"}`)); err != nil {
+		t.Fatal(err)
+	}
+	if err := j.Close(); err != nil {
+		t.Fatal(err)
+	}
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := fi.Mode().Perm(); got != 0o600 {
+		t.Fatalf("mode %04o, want 0600", got)
+	}
+}

@@ -32,6 +32,11 @@
 //
 // For commands and the demo: Start(ctx, Options{}) and defer m.Stop(), or run
 // cmd/testmariadb.
+//
+// A replica (StartReplica, or Options.ReplicaOf) is a second server that
+// replicates from a running one by GTID, with log_slave_updates, so that its
+// own binlog (replica-bin.NNNNNN, not binlog.NNNNNN) carries the primary's
+// transactions under the primary's GTIDs; see replica.go.
 package testenv
 
 import (
@@ -47,6 +52,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/go-sql-driver/mysql"
@@ -59,6 +65,18 @@ const (
 	rootPassword   = "testenv-root-pw"
 	bridgeUser     = "bridge"
 	bridgePassword = "testenv-bridge-pw"
+	// replUser is what a replica's IO thread logs in to its primary as:
+	// REPLICATION SLAVE only, on 127.0.0.1.
+	replUser     = "repl"
+	replPassword = "testenv-repl-pw"
+)
+
+// Binlog basenames: a primary writes binlog.NNNNNN, a replica
+// replica-bin.NNNNNN, so that a binlog position by file name taken on one is
+// never valid on the other (only a GTID is).
+const (
+	primaryBinlogBase = "binlog"
+	replicaBinlogBase = "replica-bin"
 )
 
 // bridgeGrants is the least-privilege grant for the bridge account on MariaDB 10.11:
@@ -92,10 +110,12 @@ type Options struct {
 	// from the template when it holds no mysql/ schema yet, and reused
 	// otherwise (so a second Start with the same DataDir sees the old data).
 	DataDir string
-	// ServerID is --server-id. Optional: defaults to 1.
+	// ServerID is --server-id. Optional: defaults to 1, and for a replica to
+	// its primary's ServerID + 1 (+ 1 per earlier replica of that primary).
 	ServerID uint32
 	// Database is created at start (if missing) and used by RootDSN, BridgeDSN,
-	// DB, Exec and LoadCSV. Optional: defaults to "factory".
+	// DB, Exec and LoadCSV. Optional: defaults to "factory". A replica's is its
+	// primary's (it arrives through replication, it is not created there).
 	Database string
 	// ExtraArgs are appended to the mariadbd command line and so override the
 	// defaults (e.g. "--binlog-row-metadata=MINIMAL"). Optional.
@@ -108,6 +128,13 @@ type Options struct {
 	// the cached template data directory. Optional: for measuring and for
 	// debugging the template; slower (about half a second more).
 	NoTemplate bool
+	// ReplicaOf makes the new server a replica of this running server: GTID
+	// replication (MASTER_USE_GTID=slave_pos) from the start of the primary's
+	// binlog, log_slave_updates, gtid_strict_mode, its own binlog named
+	// replica-bin.NNNNNN. Start returns once the replica has applied everything
+	// the primary had executed. The primary's binlog must be complete (not
+	// purged) since its first start. Optional; use StartReplica in tests.
+	ReplicaOf *MariaDB
 }
 
 func (o Options) withDefaults() (Options, error) {
@@ -140,9 +167,15 @@ type MariaDB struct {
 	Socket   string // Unix socket path (root@localhost / bridge@localhost)
 	DataDir  string
 	Database string
+	ServerID uint32 // --server-id; GTIDs written here are 0-<ServerID>-<seq>
+
+	// BinlogBase is the basename of the binlog files: "binlog" on a primary
+	// (binlog.000001, ...), "replica-bin" on a replica.
+	BinlogBase string
 
 	RootUser, RootPassword     string // root over TCP 127.0.0.1 or the socket
 	BridgeUser, BridgePassword string // SELECT, REPLICATION SLAVE, BINLOG MONITOR
+	ReplUser, ReplPassword     string // REPLICATION SLAVE only (repl@127.0.0.1): what replicas log in as
 
 	// StartupTime is how long the last Start or Restart took until the server
 	// accepted connections (for Start: data directory copy included).
@@ -152,6 +185,8 @@ type MariaDB struct {
 	bins     binaries
 	runDir   string // socket, pid file, error log; temp data dir lives inside
 	tempData bool
+
+	replicas atomic.Uint32 // replicas started from this server (default ServerIDs)
 
 	mu      sync.Mutex
 	proc    *process
@@ -175,6 +210,12 @@ var errPortInUse = errors.New("port already in use")
 // process dies). Use StartMariaDB in tests.
 func Start(ctx context.Context, o Options) (*MariaDB, error) {
 	begin := time.Now()
+	primary := o.ReplicaOf
+	if primary != nil {
+		if err := checkPrimary(primary, &o); err != nil {
+			return nil, err
+		}
+	}
 	o, err := o.withDefaults()
 	if err != nil {
 		return nil, err
@@ -194,10 +235,14 @@ func Start(ctx context.Context, o Options) (*MariaDB, error) {
 		Socket:         filepath.Join(runDir, "mysqld.sock"),
 		DataDir:        o.DataDir,
 		Database:       o.Database,
+		ServerID:       o.ServerID,
+		BinlogBase:     primaryBinlogBase,
 		RootUser:       rootUser,
 		RootPassword:   rootPassword,
 		BridgeUser:     bridgeUser,
 		BridgePassword: bridgePassword,
+		ReplUser:       replUser,
+		ReplPassword:   replPassword,
 		opts:           o,
 		bins:           bins,
 		runDir:         runDir,
@@ -205,6 +250,9 @@ func Start(ctx context.Context, o Options) (*MariaDB, error) {
 	}
 	if m.tempData {
 		m.DataDir = filepath.Join(runDir, "data")
+	}
+	if primary != nil {
+		m.BinlogBase = replicaBinlogBase
 	}
 	fail := func(err error) (*MariaDB, error) {
 		m.mu.Lock()
@@ -240,7 +288,13 @@ func Start(ctx context.Context, o Options) (*MariaDB, error) {
 		}
 		return fail(err)
 	}
-	if err := m.ensureDatabase(ctx); err != nil {
+	if primary != nil {
+		// No local writes before replication: they would get GTIDs of
+		// this server's own and make its binlog diverge from the primary's.
+		if err := m.startReplication(ctx, primary); err != nil {
+			return fail(err)
+		}
+	} else if err := m.ensureDatabase(ctx); err != nil {
 		return fail(err)
 	}
 	m.StartupTime = time.Since(begin)
@@ -278,7 +332,8 @@ func (m *MariaDB) ensureDatabase(ctx context.Context) error {
 //	--tmpdir                            private temp files (implicit temp tables), not the shared /tmp
 //	--user=root                         only when running as root (mariadbd refuses root otherwise)
 //	--skip-name-resolve                 grants are by IP; no DNS lookups on connect
-//	--log-bin=binlog                    binlog.NNNNNN in the data dir (relative names in the index)
+//	--log-bin=binlog                    binlog.NNNNNN in the data dir (relative names in the index);
+//	                                    replica-bin on a replica (see replicaArgs)
 //	--binlog-format=ROW                 the bridge reads row events only
 //	--binlog-row-image=FULL             whole before/after images
 //	--binlog-row-metadata=FULL          column names in TABLE_MAP events (ColumnNameString)
@@ -313,7 +368,7 @@ func (m *MariaDB) serverArgs() []string {
 	}
 	args = append(args,
 		"--skip-name-resolve",
-		"--log-bin=binlog",
+		"--log-bin="+m.BinlogBase,
 		"--binlog-format=ROW",
 		"--binlog-row-image=FULL",
 		"--binlog-row-metadata=FULL",
@@ -332,6 +387,9 @@ func (m *MariaDB) serverArgs() []string {
 		"--innodb-buffer-pool-dump-at-shutdown=0",
 		"--innodb-buffer-pool-load-at-startup=0",
 	)
+	if m.opts.ReplicaOf != nil {
+		args = append(args, replicaArgs...)
+	}
 	return append(args, m.opts.ExtraArgs...)
 }
 
@@ -472,8 +530,22 @@ func (m *MariaDB) Stop() error {
 	return err
 }
 
-// Restart shuts the server down cleanly and starts it again on the same data
-// directory and port, waiting until it is ready. Connections (including
+// Kill SIGKILLs the server, as a crash would, and waits for the process to
+// exit. Unlike Stop it keeps the run and data directories, so Restart brings
+// the server back (InnoDB and binlog crash recovery included) on the same
+// port with its data. Connections see EOF at once; replicas keep running and
+// retry the connection every second. Kill on a killed or stopped server does
+// nothing.
+func (m *MariaDB) Kill() {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.closePoolLocked()
+	m.killLocked()
+}
+
+// Restart shuts the server down cleanly (or, after Kill, just starts it) and
+// starts it again on the same data directory and port, waiting until it is
+// ready. A replica resumes replicating by itself. Connections (including
 // binlog dumps) are dropped; pools from DB must reconnect, which database/sql
 // does on the next use. The binlog continues in a new file.
 func (m *MariaDB) Restart(ctx context.Context) error {

@@ -73,7 +73,9 @@ func lookBinary(env, name string, fallbacks ...string) (string, error) {
 
 // templateSQL runs inside mariadb-install-db's bootstrap, after the system
 // tables exist. FLUSH PRIVILEGES loads the grant tables so that account
-// statements work in bootstrap mode. install-db also creates root@<hostname>,
+// statements work in bootstrap mode. The repl account is in the template
+// (rather than created by StartReplica) so that every server has it without
+// a write to its binlog, and so that a replica has it too. install-db also creates root@<hostname>,
 // root@::1 and anonymous users; they are deleted so only the documented
 // accounts exist (and the template does not depend on the host name).
 const templateSQL = `FLUSH PRIVILEGES;
@@ -85,6 +87,8 @@ ALTER USER 'root'@'127.0.0.1' IDENTIFIED BY '` + rootPassword + `';
 CREATE USER '` + bridgeUser + `'@'127.0.0.1' IDENTIFIED BY '` + bridgePassword + `';
 CREATE USER '` + bridgeUser + `'@'localhost' IDENTIFIED BY '` + bridgePassword + `';
 GRANT ` + bridgeGrants + ` ON *.* TO '` + bridgeUser + `'@'127.0.0.1', '` + bridgeUser + `'@'localhost';
+CREATE USER '` + replUser + `'@'127.0.0.1' IDENTIFIED BY '` + replPassword + `';
+GRANT REPLICATION SLAVE ON *.* TO '` + replUser + `'@'127.0.0.1';
 `
 
 // installArgs is the mariadb-install-db command line for dir. Flags it does

@@ -65,6 +65,12 @@ func StartMariaDB(t testing.TB, o ...Options) *MariaDB {
 	if len(o) == 1 {
 		opts = o[0]
 	}
+	return startForTest(t, "StartMariaDB", opts)
+}
+
+// applyPolicy skips or fails the test as decide says.
+func applyPolicy(t testing.TB) {
+	t.Helper()
 	_, findErr := findBinaries()
 	switch d, msg := decide(testing.Short(), inCI(), findErr); d {
 	case decideSkip:
@@ -76,7 +82,13 @@ func StartMariaDB(t testing.TB, o ...Options) *MariaDB {
 	case decideFail:
 		t.Fatal(msg)
 	}
+}
 
+// startForTest is StartMariaDB and StartReplica: the skip/fail policy, Start,
+// and Stop (with the error log tail on failure) at the end of the test.
+func startForTest(t testing.TB, name string, opts Options) *MariaDB {
+	t.Helper()
+	applyPolicy(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	m, err := Start(ctx, opts)
@@ -84,7 +96,7 @@ func StartMariaDB(t testing.TB, o ...Options) *MariaDB {
 		if errors.Is(err, errNoMariaDB) && !inCI() {
 			t.Skip(err)
 		}
-		t.Fatalf("StartMariaDB: %v", err)
+		t.Fatalf("%s: %v", name, err)
 	}
 	t.Cleanup(func() {
 		if t.Failed() {

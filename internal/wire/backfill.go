@@ -88,6 +88,7 @@ func copyTables(ctx context.Context, w *Wiring, a BackfillArgs, shard backfill.S
 	}
 	opts := w.backfillOptions(mappers)
 	opts.Shard, opts.Restart = shard, a.Restart
+	opts.SourcePosition = w.sourcePosition
 	if a.DryRun {
 		return dryRun(ctx, opts, a.Sample, w.Precision(), stdout)
 	}

@@ -20,6 +20,7 @@ import (
 type CDCArgs struct {
 	Config    string // configuration file
 	Check     bool   // preflight only: print the PASS/FAIL table
+	Reset     bool   // remove every piece of cdc state (checkpoint, snapshot state) and exit
 	LogFormat string // json | console | "" (the config's)
 }
 
@@ -44,6 +45,21 @@ func RunCDC(ctx context.Context, a CDCArgs, stdout, stderr io.Writer) int {
 	cfg, code := loadConfig(a.Config, a.LogFormat, stderr, "cdc: ")
 	if cfg == nil {
 		return code
+	}
+	if a.Reset {
+		removed, err := cdc.Reset(cfg)
+		for _, p := range removed {
+			fmt.Fprintln(stdout, "removed", p)
+		}
+		if err != nil {
+			fmt.Fprintln(stderr, errorLine(err))
+			return ExitFailed
+		}
+		if len(removed) == 0 {
+			fmt.Fprintln(stdout, "no cdc state at", cfg.CDC.Checkpoint.Path)
+		}
+		fmt.Fprintf(stdout, "cdc state reset: the next start begins from cdc.start (%s)\n", cfg.CDC.Start)
+		return ExitOK
 	}
 	log := process.NewLogger(cfg.Log, a.LogFormat, stderr)
 	eng, err := NewCDC(cfg, log, cdc.Options{})

@@ -16,6 +16,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/rs/zerolog"
@@ -192,7 +193,7 @@ func (w *Wiring) CompileAll(ctx context.Context) (map[string]*mapping.Mapper, er
 // Snapshot copies the named tables with the backfill engine, keeping its
 // progress in statePath and recording dirty rows in the job's log (cdc's
 // initial snapshot and a table added to its mappings).
-func (w *Wiring) Snapshot(ctx context.Context, tables []string, statePath string) (string, error) {
+func (w *Wiring) Snapshot(ctx context.Context, tables []string, statePath, tag string) (string, error) {
 	mappers, err := w.CompileAll(ctx)
 	if err != nil {
 		return "", err
@@ -206,12 +207,52 @@ func (w *Wiring) Snapshot(ctx context.Context, tables []string, statePath string
 		}
 		opts.Tables = append(opts.Tables, backfill.Table{Config: *t, Mapper: mappers[name]})
 	}
-	opts.Backfill.State = statePath
+	opts.Backfill.State, opts.StateTag = statePath, tag
 	sum, err := backfill.Run(ctx, opts)
 	if errors.Is(err, backfill.ErrInterrupted) {
 		return sum.String(), fmt.Errorf("%w: %w", cdc.ErrSnapshotInterrupted, err)
 	}
 	return sum.String(), err
+}
+
+// HandOver reads the state of a finished backfill (backfill.state of the
+// configuration) for cdc's start: backfill.
+func (w *Wiring) HandOver(ctx context.Context) (binlog.Position, string, []string, error) {
+	path := w.cfg.Backfill.WithDefaults().State
+	st, found, err := backfill.LoadState(path)
+	switch {
+	case err != nil:
+		return binlog.Position{}, "", nil, err
+	case !found:
+		return binlog.Position{}, "", nil, fmt.Errorf("start: backfill: no backfill state at %s (backfill.state): run backfill first; "+
+			"a sharded backfill keeps one state per shard and cannot be handed over this way", path)
+	case st.Source == nil:
+		return binlog.Position{}, "", nil, fmt.Errorf("start: backfill: the backfill state %s has no source position "+
+			"(the backfill could not read the binlog position, or was written by an older version): use start: initial", path)
+	}
+	var tables []string
+	for name, tp := range st.Tables {
+		for i, p := range tp.Progress {
+			if !p.Done {
+				return binlog.Position{}, "", nil, fmt.Errorf("start: backfill: the backfill in %s has not finished (table %s partition p%d): "+
+					"run backfill again until it exits 0, then start cdc", path, name, tp.Plan.Partitions[i].ID)
+			}
+		}
+		tables = append(tables, name)
+	}
+	slices.Sort(tables)
+	return *st.Source, st.SourceFlavor, tables, nil
+}
+
+// sourcePosition reads the source's binlog position for backfill's
+// hand-over record.
+func (w *Wiring) sourcePosition(ctx context.Context) (binlog.Position, string, error) {
+	flavor, err := resolveFlavor(ctx, w.db, w.cfg.MySQL.Flavor)
+	if err != nil {
+		return binlog.Position{}, "", err
+	}
+	pos, err := binlog.CurrentPosition(ctx, w.db, flavor)
+	return pos, flavor, err
 }
 
 // backfillOptions are the backfill engine's options for this job: every
