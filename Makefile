@@ -3,7 +3,7 @@ GO       ?= go
 PKGS     ?= ./...
 BIN      := bin
 
-.PHONY: all build test test-short vet fmt bench demo clean
+.PHONY: all build test test-short vet fmt bench demo clean chaos
 
 all: build
 
@@ -13,6 +13,14 @@ build:
 ## test: everything, integration tests included (starts private MariaDB and iotdbtest servers).
 test: vet
 	$(GO) test -race -count=1 -timeout 30m $(PKGS)
+
+## chaos: the long chaos run, NOT part of `make test`/CI: CHAOS_CYCLES kill -9 cycles of cdc under
+## a mixed workload with IoTDB/MariaDB restarts and binlog kills (seeded: E2E_SEED=N), then
+## IoTDB is compared with the source both ways. CHAOS_FLAGS=-race builds everything with -race.
+CHAOS_CYCLES ?= 100
+CHAOS_FLAGS  ?=
+chaos:
+	E2E_CHAOS_CYCLES=$(CHAOS_CYCLES) $(GO) test $(CHAOS_FLAGS) -count=1 -v -run '^TestChaosLong$$' -timeout 4h ./e2e
 
 ## test-short: unit tests only, no servers.
 test-short:

@@ -324,7 +324,7 @@ func TestDefaults(t *testing.T) {
 			}},
 		},
 		Backfill:  Backfill{Readers: 4, Writers: 2, PageRows: 10000, Queue: 8, State: "./backfill.state.json", ShutdownTimeout: 30 * time.Second},
-		CDC:       CDC{Start: Start{Mode: "initial"}, Checkpoint: Checkpoint{Path: "./cdc.checkpoint.json", Interval: time.Second}, Heartbeat: time.Second, ShutdownTimeout: 30 * time.Second, OnPurged: "fail"},
+		CDC:       CDC{Start: Start{Mode: "initial"}, Checkpoint: Checkpoint{Path: "./cdc.checkpoint.json", Interval: time.Second}, Heartbeat: time.Second, ShutdownTimeout: 30 * time.Second, OnPurged: "fail", GiveUpAfter: Unbounded},
 		DirtyRows: DirtyRows{Policy: "skip", File: "./dirty-rows.jsonl", Max: 1000},
 		Metrics:   Metrics{Listen: ":9464"},
 		Log:       Log{Level: "info", Format: "json"},
@@ -363,8 +363,8 @@ log:
 	if c.IoTDB.CreateSchema {
 		t.Error("create_schema: false was overridden by the default")
 	}
-	if c.IoTDB.Retry.Elapsed != 5*time.Minute {
-		t.Errorf("give_up_after: 0 should mean the default, got %s", c.IoTDB.Retry.Elapsed)
+	if c.IoTDB.Retry.Elapsed != Unbounded {
+		t.Errorf("give_up_after: 0 should mean no bound (Unbounded), got %s", c.IoTDB.Retry.Elapsed)
 	}
 
 	got := parseErr(t, strings.Replace(minimal, "mysql:\n", "mysql:\n  port: 0\n  server_id: 0\n", 1))

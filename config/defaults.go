@@ -102,8 +102,11 @@ func applyDefaults(c *Config, d *decoder) {
 	dur(&db.Batch.Interval, "iotdb.batch.interval", DefaultBatchInterval)
 	dur(&db.Retry.Initial, "iotdb.retry.initial", DefaultRetryInitial)
 	dur(&db.Retry.Max, "iotdb.retry.max", DefaultRetryMax)
-	if db.Retry.Elapsed == 0 { // documented: 0 means the default
+	switch {
+	case absent("iotdb.retry.give_up_after"):
 		db.Retry.Elapsed = DefaultRetryElapsed
+	case db.Retry.Elapsed == 0: // documented: 0 means never give up
+		db.Retry.Elapsed = Unbounded
 	}
 
 	for i := range db.Mappings {
@@ -142,6 +145,9 @@ func applyDefaults(c *Config, d *decoder) {
 	dur(&cdc.Heartbeat, "cdc.heartbeat", DefaultHeartbeat)
 	dur(&cdc.ShutdownTimeout, "cdc.shutdown_timeout", DefaultShutdownTimeout)
 	lower(&cdc.OnPurged, OnPurgedFail)
+	if cdc.GiveUpAfter == 0 {
+		cdc.GiveUpAfter = Unbounded // absent or 0: keep retrying
+	}
 
 	dr := &c.DirtyRows
 	lower(&dr.Policy, DirtySkip)
@@ -168,7 +174,7 @@ func (r Retry) WithDefaults() Retry {
 	if r.Max <= 0 {
 		r.Max = DefaultRetryMax
 	}
-	if r.Elapsed <= 0 {
+	if r.Elapsed == 0 {
 		r.Elapsed = DefaultRetryElapsed
 	}
 	return r
@@ -253,6 +259,9 @@ func (c CDC) WithDefaults() CDC {
 	}
 	if c.OnPurged == "" {
 		c.OnPurged = OnPurgedFail
+	}
+	if c.GiveUpAfter == 0 {
+		c.GiveUpAfter = Unbounded
 	}
 	return c
 }

@@ -77,9 +77,11 @@ type Batch struct {
 
 // Retry is the backoff policy for transient failures.
 type Retry struct {
-	Initial time.Duration `yaml:"initial"`       // Optional: defaults to 100ms
-	Max     time.Duration `yaml:"max"`           // Optional: defaults to 10s
-	Elapsed time.Duration `yaml:"give_up_after"` // Optional: defaults to 5m; 0 in YAML means the default
+	Initial time.Duration `yaml:"initial"` // Optional: defaults to 100ms
+	Max     time.Duration `yaml:"max"`     // Optional: defaults to 10s
+	// Elapsed bounds the retries of one operation. 0 in YAML means no
+	// bound (retry until stopped), loaded as Unbounded.
+	Elapsed time.Duration `yaml:"give_up_after"` // Optional: defaults to 5m; 0 means never give up
 }
 
 // Mapping turns rows of one table into IoTDB points.
@@ -142,7 +144,18 @@ type CDC struct {
 	// resnapshot (discard the cdc state, take a new position, snapshot the
 	// mapped tables again and stream from there).
 	OnPurged string `yaml:"on_purged"` // Optional: fail (default) | resnapshot
+	// GiveUpAfter makes cdc exit 1 when MySQL or IoTDB has failed this long
+	// without progress (no commit acknowledged, no heartbeat). By default
+	// cdc keeps retrying, with waits capped at iotdb.retry.max.
+	GiveUpAfter time.Duration `yaml:"give_up_after"` // Optional: defaults to never (0)
+	// ReadyMaxLag makes /readyz answer 503 while the lag (from the oldest
+	// change IoTDB has not acknowledged) is above it.
+	ReadyMaxLag time.Duration `yaml:"ready_max_lag"` // Optional: defaults to no bound (0)
 }
+
+// Unbounded is Retry.Elapsed (and CDC.GiveUpAfter) for "no bound": the
+// value a 0 in YAML loads as.
+const Unbounded time.Duration = -1
 
 // What cdc does when the checkpoint's binlog was purged (cdc.on_purged).
 const (

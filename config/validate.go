@@ -3,6 +3,7 @@ package config
 import (
 	"fmt"
 	"net"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -29,6 +30,7 @@ func validate(c *Config, d *decoder, complete bool) {
 	v.iotdb()
 	v.mappings(complete)
 	v.rest()
+	v.stateFiles()
 }
 
 // at is the position of path, or of its nearest written ancestor.
@@ -184,7 +186,9 @@ func (v *validator) iotdb() {
 	if db.Retry.Max > 0 && db.Retry.Initial > db.Retry.Max {
 		v.errf("iotdb.retry.max", "%s is less than retry.initial (%s)", db.Retry.Max, db.Retry.Initial)
 	}
-	v.positiveDur("iotdb.retry.give_up_after", db.Retry.Elapsed)
+	if db.Retry.Elapsed != Unbounded {
+		v.positiveDur("iotdb.retry.give_up_after", db.Retry.Elapsed)
+	}
 }
 
 // treeDatabase checks a tree-model database path and returns its nodes.
@@ -447,6 +451,12 @@ func (v *validator) rest() {
 	v.positiveDur("cdc.heartbeat", c.CDC.Heartbeat)
 	v.positiveDur("cdc.shutdown_timeout", c.CDC.ShutdownTimeout)
 	v.oneOf("cdc.on_purged", c.CDC.OnPurged, OnPurgedFail, OnPurgedResnapshot)
+	if c.CDC.ReadyMaxLag < 0 {
+		v.errf("cdc.ready_max_lag", "must be 0 (no bound) or positive, got %s", c.CDC.ReadyMaxLag)
+	}
+	if c.CDC.GiveUpAfter != Unbounded {
+		v.positiveDur("cdc.give_up_after", c.CDC.GiveUpAfter)
+	}
 
 	v.oneOf("dirty_rows.policy", c.DirtyRows.Policy, DirtySkip, DirtyFail)
 	if c.DirtyRows.Max < -1 {
@@ -457,4 +467,58 @@ func (v *validator) rest() {
 	}
 	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
 	v.oneOf("log.format", c.Log.Format, "json", "console")
+}
+
+// stateFiles refuses two state files on one path: the checkpoint, cdc's
+// snapshot state (the checkpoint's path + ".snapshot.json"), the backfill
+// state and the dirty-rows file would overwrite each other (and share one
+// lock, so a backfill and a cdc could not run together).
+func (v *validator) stateFiles() {
+	c := v.c
+	type file struct{ key, path string }
+	cp := c.CDC.Checkpoint.Path
+	files := []file{
+		{"cdc.checkpoint.path", cp},
+		{"cdc.checkpoint.path", cp + ".snapshot.json"}, // the snapshot state that goes with it
+		{"backfill.state", c.Backfill.State},
+		{"dirty_rows.file", c.DirtyRows.File},
+	}
+	name := func(i int) string {
+		if i == 1 {
+			return "the snapshot state of cdc.checkpoint.path"
+		}
+		return files[i].key
+	}
+	where := func(i int) string {
+		if v.absent(files[i].key) {
+			return "the default"
+		}
+		return v.at(files[i].key).String()
+	}
+	for i := range files {
+		for j := i + 1; j < len(files); j++ {
+			if files[i].path == "" || files[j].key == files[i].key || !samePath(files[i].path, files[j].path) {
+				continue
+			}
+			// Reported at the written key, naming the other one's position.
+			at, other := j, i
+			if v.absent(files[j].key) && i != 1 {
+				at, other = i, j
+			}
+			v.errAt(files[other].key, files[at].key, "%q is also %s (%s): each state file needs its own path",
+				files[at].path, name(other), where(other))
+		}
+	}
+}
+
+// samePath reports whether two configured paths name one file (relative
+// paths are relative to the working directory, as the binaries open them).
+func samePath(a, b string) bool {
+	if aa, err := filepath.Abs(a); err == nil {
+		a = aa
+	}
+	if bb, err := filepath.Abs(b); err == nil {
+		b = bb
+	}
+	return a == b
 }

@@ -4,11 +4,46 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 	"time"
 
 	"github.com/apache/iotdb-client-go/v2/client"
 	"github.com/cenkalti/backoff/v4"
+	"github.com/rs/zerolog"
+
+	"github.com/mysql-iotdb-bridge/bridge/internal/retry"
 )
+
+// outage says once that IoTDB went away and once that it is back, however
+// many calls retry in between (they log at debug). Safe for concurrent use.
+type outage struct {
+	mu    sync.Mutex
+	since time.Time // zero while IoTDB answers
+}
+
+func (o *outage) failed(log zerolog.Logger, op string, err error, attempt int, wait time.Duration) {
+	o.mu.Lock()
+	first := o.since.IsZero()
+	if first {
+		o.since = time.Now()
+	}
+	o.mu.Unlock()
+	ev := log.Debug()
+	if first {
+		ev = log.Warn()
+	}
+	ev.Err(err).Str("op", op).Int("attempt", attempt).Dur("backoff", wait).Msg("IoTDB call failing, retrying (further retries log at debug until IoTDB answers)")
+}
+
+func (o *outage) succeeded(log zerolog.Logger) {
+	o.mu.Lock()
+	since := o.since
+	o.since = time.Time{}
+	o.mu.Unlock()
+	if !since.IsZero() {
+		log.Info().Dur("down_for", time.Since(since)).Msg("IoTDB reachable again")
+	}
+}
 
 // Retry classification.
 //
@@ -79,13 +114,7 @@ func statusCode(err error) int32 {
 // backoff policy (exponential with jitter, bounded by cfg.Retry) gives up.
 // It returns fn's last error.
 func (s *Sink) retry(ctx context.Context, op string, fn func() error) error {
-	bo := backoff.NewExponentialBackOff()
-	bo.InitialInterval = s.cfg.Retry.Initial
-	bo.MaxInterval = s.cfg.Retry.Max
-	bo.MaxElapsedTime = s.cfg.Retry.Elapsed
-	bo.RandomizationFactor = 0.5
-	bo.Multiplier = 2
-	bo.Reset()
+	bo := retry.New(s.cfg.Retry)
 	attempts := 0
 	var last error
 	err := backoff.RetryNotify(func() error {
@@ -101,9 +130,10 @@ func (s *Sink) retry(ctx context.Context, op string, fn func() error) error {
 		return err
 	}, backoff.WithContext(bo, ctx), func(err error, wait time.Duration) {
 		s.metrics.Retried(op, statusCode(err))
-		s.log.Warn().Err(err).Str("op", op).Int("attempt", attempts).Dur("backoff", wait).Msg("iotdb call failed, retrying")
+		s.outage.failed(s.log, op, err, attempts, wait)
 	})
 	if err == nil {
+		s.outage.succeeded(s.log)
 		return nil
 	}
 	if last != nil && !errors.Is(err, last) {

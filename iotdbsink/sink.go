@@ -41,6 +41,11 @@ type Rejection struct {
 	Message string // the server's message, or why the sink refused
 	Points  []int  // indexes into the points passed to Write
 	Partial bool   // some measurements of these points may have been written (507 with partial insert)
+	// Systemic says the refusal concerns the series, device or database, not
+	// the row: every row of the series would be refused (missing database or
+	// series with creation off, type conflict with the existing series; see
+	// systemic.go). The engines stop on it (Err) instead of recording dirty rows.
+	Systemic bool
 }
 
 // Deletion removes the point of one device at one time.
@@ -84,6 +89,7 @@ type Sink struct {
 	precision string
 
 	schemas schemaCache
+	outage  outage
 
 	infoMu sync.Mutex
 	infos  map[*mapping.Schema]*schemaInfo
@@ -270,10 +276,11 @@ func (s *Sink) checkTableGroups(b *batch, res *Result) {
 }
 
 func (s *Sink) reject(res *Result, r Rejection) {
+	r.Systemic = classify(r.Code, r.Message) != notSystemic
 	res.Rejected = append(res.Rejected, r)
 	s.metrics.Rejected(len(r.Points), r.Code)
 	s.log.Warn().Str("device", r.Device).Int32("code", r.Code).Str("message", r.Message).
-		Int("points", len(r.Points)).Bool("partial", r.Partial).Msg("iotdb rejected points")
+		Int("points", len(r.Points)).Bool("partial", r.Partial).Bool("systemic", r.Systemic).Msg("iotdb rejected points")
 }
 
 // chunk is the content of one insert RPC: tree: tablets of one alignment

@@ -234,6 +234,9 @@ func TestIntegrationTypeConflictIsRejectedOthersWritten(t *testing.T) {
 			if !strings.Contains(r.Message, "temp") || !strings.Contains(r.Message, "INT64") {
 				t.Errorf("message does not name the series and type: %q", r.Message)
 			}
+			if !r.Systemic {
+				t.Errorf("a type conflict with the existing series is not systemic: %+v", r)
+			}
 			if r.Partial == create {
 				t.Errorf("partial = %v: the sink's own check writes nothing, a server 507 may have", r.Partial)
 			}
@@ -265,6 +268,9 @@ func TestIntegrationIllegalPathIsRejected(t *testing.T) {
 				res.Rejected[0].Code != client.IllegalPath || !reflect.DeepEqual(res.Rejected[0].Points, []int{1}) {
 				t.Fatalf("rejected = %+v", res.Rejected)
 			}
+			if res.Rejected[0].Systemic {
+				t.Errorf("an illegal device value (509) is a refusal of the row, not systemic")
+			}
 			expectPoints(t, srv, "root.factory.ok.temp", "1=1")
 			expectPoints(t, srv, "root.factory.`quoted-ok`.temp", "1=3")
 		})
@@ -277,7 +283,7 @@ func TestIntegrationInvalidValueIsRejected(t *testing.T) {
 	s := openSink(t, testConfig(srv))
 	sc := testSchema(true)
 	res := write(t, s, []mapping.Point{pt(sc, "root.factory.d", 1, "nope", nil, nil), pt(sc, "root.factory.d", 2, 2.0, nil, nil)})
-	if len(res.Rejected) != 1 || res.Rejected[0].Code != 0 || !reflect.DeepEqual(res.Rejected[0].Points, []int{0}) {
+	if len(res.Rejected) != 1 || res.Rejected[0].Code != 0 || !reflect.DeepEqual(res.Rejected[0].Points, []int{0}) || res.Rejected[0].Systemic {
 		t.Fatalf("rejected = %+v", res.Rejected)
 	}
 	expectPoints(t, srv, "root.factory.d.temp", "2=2")

@@ -96,7 +96,7 @@ func TestIntegrationFaults(t *testing.T) {
 			t.Errorf("%d write RPCs failed, want the 8 injected", got)
 		}
 		checkLogLines(t, r.stderr)
-		if !strings.Contains(r.stderr, "iotdb call failed, retrying") {
+		if !strings.Contains(r.stderr, "IoTDB call failing, retrying") {
 			t.Errorf("no retry logged:\n%s", tail(r.stderr, 20))
 		}
 		comparePoints(t, "failing writes", want, storedPoints(h.iot, "root.f."))

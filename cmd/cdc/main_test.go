@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mysql-iotdb-bridge/bridge/internal/cdc"
 	"github.com/mysql-iotdb-bridge/bridge/internal/testenv"
 	"github.com/mysql-iotdb-bridge/bridge/iotdbtest"
 )
@@ -209,4 +210,38 @@ metrics: {listen: ""}
 		!strings.Contains(out.String(), "precision us") {
 		t.Fatalf("exit %d, want %d with FAIL mysql and PASS iotdb (precision us)\nstdout:\n%s\nstderr:\n%s", code, exitFailed, out.String(), errb.String())
 	}
+}
+
+// cdc --check with IoTDB unreachable fails fast (CheckIoTDBTimeout), not
+// after iotdb.retry.give_up_after, and prints the source's rows first.
+func TestCheckFailsFastWhenIoTDBIsDown(t *testing.T) {
+	m := testenv.StartMariaDB(t)
+	if err := m.Exec(context.Background(), "CREATE TABLE readings (id INT PRIMARY KEY, dev VARCHAR(9) NOT NULL, ts DATETIME NOT NULL, temp DOUBLE)"); err != nil {
+		t.Fatal(err)
+	}
+	iot := iotdbtest.Start(t, iotdbtest.Options{})
+	path := writeConfig(t, m, iot, 5401)
+	iot.SetRefuse(true)
+	iot.DropConnections()
+	cfg, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// A long retry budget: the check must not wait for it.
+	cfg = []byte(strings.Replace(string(cfg), "  password: root\n", "  password: root\n  retry: {initial: 50ms, max: 1s, give_up_after: 5m}\n", 1))
+	if err := os.WriteFile(path, cfg, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var out, errb bytes.Buffer
+	start := time.Now()
+	code := run(context.Background(), flags{config: path, check: true}, &out, &errb)
+	took := time.Since(start)
+	s := out.String()
+	if code != exitFailed || !strings.Contains(s, "FAIL  iotdb") || strings.Index(s, "PASS  mysql") > strings.Index(s, "FAIL  iotdb") {
+		t.Fatalf("exit %d, want %d with PASS mysql before FAIL iotdb:\n%s\n%s", code, exitFailed, s, errb.String())
+	}
+	if took > time.Minute {
+		t.Fatalf("--check took %s with IoTDB down (bound %s)", took, cdc.CheckIoTDBTimeout)
+	}
+	t.Logf("--check with IoTDB down answered in %s", took.Round(100*time.Millisecond))
 }

@@ -17,6 +17,7 @@ import (
 	"github.com/mysql-iotdb-bridge/bridge/config"
 	"github.com/mysql-iotdb-bridge/bridge/internal/binlog"
 	"github.com/mysql-iotdb-bridge/bridge/internal/dirty"
+	"github.com/mysql-iotdb-bridge/bridge/internal/retry"
 	"github.com/mysql-iotdb-bridge/bridge/mapping"
 )
 
@@ -596,12 +597,7 @@ func (e *engine) ack(pg *page) {
 }
 
 func (e *engine) newBackoff(ctx context.Context) backoff.BackOff {
-	b := backoff.NewExponentialBackOff(
-		backoff.WithInitialInterval(e.opts.Retry.Initial),
-		backoff.WithMaxInterval(e.opts.Retry.Max),
-		backoff.WithMaxElapsedTime(e.opts.Retry.Elapsed),
-	)
-	return backoff.WithContext(b, ctx)
+	return backoff.WithContext(retry.New(e.opts.Retry), ctx)
 }
 
 // writePage maps the rows of pg, records dirty rows, writes the points and
@@ -635,6 +631,13 @@ func (e *engine) writePage(ctx context.Context, pg *page) error {
 		res, err := e.opts.Writer.Write(ctx, points)
 		if err != nil {
 			return fmt.Errorf("table %s partition p%d %s: writing %d points (keys up to %s): %w", t.name, pg.part.p.ID, pg.part.p, len(points), pg.last, err)
+		}
+		for i := range res.Rejected {
+			if rj := &res.Rejected[i]; rj.Systemic {
+				// Every row of the series would be refused: no dirty rows, stop
+				// with the page unacknowledged (the state keeps what was).
+				return fmt.Errorf("partition p%d %s (keys up to %s): %w", pg.part.p.ID, pg.part.p, pg.last, rj.Err(t.name))
+			}
 		}
 		var rejected []bool
 		if len(res.Rejected) > 0 {

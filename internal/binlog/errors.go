@@ -37,6 +37,25 @@ func (e *PurgedError) Error() string {
 // Is makes errors.Is(err, ErrBinlogPurged) true.
 func (e *PurgedError) Is(target error) bool { return target == ErrBinlogPurged }
 
+// ErrDuplicateServerID is matched (errors.Is) by the error Run returns when
+// the server dropped or refused the stream because another replica uses the
+// same server_id. Retrying cannot help: the two would take turns kicking
+// each other off for ever.
+var ErrDuplicateServerID = errors.New("another replica uses the same server_id")
+
+// DuplicateServerIDError is the detail behind ErrDuplicateServerID.
+type DuplicateServerIDError struct {
+	Server string // the server's message
+}
+
+func (e *DuplicateServerIDError) Error() string {
+	return fmt.Sprintf("binlog: another replica uses this bridge's server_id (mysql.server_id) on the source (%s): "+
+		"set a unique mysql.server_id; every cdc process and every replica of the server needs its own", e.Server)
+}
+
+// Is makes errors.Is(err, ErrDuplicateServerID) true.
+func (e *DuplicateServerIDError) Is(target error) bool { return target == ErrDuplicateServerID }
+
 // Server error codes the stream classifies.
 const (
 	erAccessDenied       = 1045 // ER_ACCESS_DENIED_ERROR
@@ -46,7 +65,19 @@ const (
 	erMasterFatalReading = 1236 // ER_MASTER_FATAL_ERROR_READING_BINLOG
 	erUnknownSysVar      = 1193 // ER_UNKNOWN_SYSTEM_VARIABLE
 	erParse              = 1064 // ER_PARSE_ERROR
+	erSlaveSameID        = 4052 // MariaDB ER_SLAVE_SAME_ID: another replica has our server_id
 )
+
+// isDuplicateServerID recognises the server's "same server_id" error:
+//   - MariaDB: 4052 "A slave with the same server_uuid/server_id is already
+//     connected" (10.11, to the newcomer) or "... as this slave has connected
+//     to the master" (to the replica dropped for the newcomer)
+//   - MySQL: 1236 "A replica (slave) with the same server_uuid/server_id as
+//     this replica (slave) has connected to the source (master)"
+func isDuplicateServerID(code uint16, msg string) bool {
+	return code == erSlaveSameID ||
+		code == erMasterFatalReading && strings.Contains(strings.ToLower(msg), "same server_uuid/server_id")
+}
 
 // serverCode returns the MySQL error number carried by err (from either
 // go-mysql or go-sql-driver), or 0.
@@ -85,13 +116,16 @@ func isPurgedMessage(msg string) bool {
 // it) and turns a purged binlog into *PurgedError.
 func streamFailure(err error, from Position) (permanent bool, out error) {
 	code, msg := serverCode(err)
+	if isDuplicateServerID(code, msg) {
+		return true, &DuplicateServerIDError{Server: msg}
+	}
 	switch code {
 	case erMasterFatalReading:
 		if isPurgedMessage(msg) {
 			return true, &PurgedError{From: from, Server: msg}
 		}
 		// Other 1236s (a GTID the server never had, a position past the end of
-		// the file, a duplicate server_id on MySQL) do not heal by retrying.
+		// the file) do not heal by retrying.
 		return true, fmt.Errorf("binlog: the server refused to stream from %s: %w", from, err)
 	case erAccessDenied, erDBAccessDenied, erSpecificAccess, erTableAccessDenied:
 		return true, fmt.Errorf("binlog: access denied (the user needs REPLICATION SLAVE and REPLICATION CLIENT): %w", err)

@@ -8,12 +8,12 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/cenkalti/backoff/v4"
 	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
 	"github.com/rs/zerolog"
 
 	"github.com/mysql-iotdb-bridge/bridge/config"
+	"github.com/mysql-iotdb-bridge/bridge/internal/retry"
 )
 
 // Config describes the source server and how the stream behaves. Zero values
@@ -153,6 +153,9 @@ type Streamer struct {
 	// queued is the event queue of the current connection (nil between
 	// connections), for Waiting.
 	queued atomic.Pointer[chan queuedEvent]
+	// downSince is when the connection was lost (zero while connected or
+	// never lost); Run's goroutine only.
+	downSince time.Time
 }
 
 // New returns a Streamer with defaults applied to cfg. It does not connect.
@@ -230,11 +233,8 @@ func (s *Streamer) Run(ctx context.Context, from Position, h Handler) error {
 	if err != nil {
 		return err
 	}
-	bo := backoff.NewExponentialBackOff()
-	bo.InitialInterval = s.cfg.Reconnect.Backoff.Initial
-	bo.MaxInterval = s.cfg.Reconnect.Backoff.Max
-	bo.MaxElapsedTime = 0
-	bo.Reset()
+	bo := retry.Forever(s.cfg.Reconnect.Backoff)
+	giveUp := s.cfg.Reconnect.Backoff.Elapsed // config.Unbounded: never
 
 	failures := 0
 	var failingSince time.Time
@@ -263,13 +263,19 @@ func (s *Streamer) Run(ctx context.Context, from Position, h Handler) error {
 			failingSince = time.Now()
 		}
 		since := time.Since(failingSince)
-		if s.cfg.Reconnect.MaxAttempts > 0 && failures >= s.cfg.Reconnect.MaxAttempts || since >= s.cfg.Reconnect.Backoff.Elapsed {
+		if s.cfg.Reconnect.MaxAttempts > 0 && failures >= s.cfg.Reconnect.MaxAttempts || giveUp > 0 && since >= giveUp {
 			return fmt.Errorf("binlog: giving up after %d failed attempts in %s without progress, last at %s: %w",
 				failures, since.Round(time.Millisecond), p.commit, err)
 		}
 		wait := bo.NextBackOff()
-		s.log.Warn().Err(err).Int("attempt", failures).Dur("wait", wait).Stringer("from", p.commit).
-			Msg("binlog stream lost; reconnecting from the last commit")
+		if s.downSince.IsZero() {
+			s.downSince = failingSince
+			s.log.Warn().Err(err).Int("attempt", failures).Dur("wait", wait).Stringer("from", p.commit).
+				Msg("MySQL binlog stream lost; reconnecting from the last commit (further attempts log at debug until it is back)")
+		} else {
+			s.log.Debug().Err(err).Int("attempt", failures).Dur("wait", wait).Stringer("from", p.commit).
+				Msg("MySQL binlog stream still down; reconnecting")
+		}
 		if err := s.cfg.Reconnect.Sleep(ctx, wait); err != nil {
 			return ctx.Err()
 		}
@@ -312,7 +318,12 @@ func (s *Streamer) runOnce(ctx context.Context, p *processor) error {
 	if err != nil {
 		return fmt.Errorf("binlog: start streaming at %s: %w", from, err)
 	}
-	s.log.Info().Stringer("from", from).Msg("binlog stream connected")
+	if !s.downSince.IsZero() {
+		s.log.Info().Dur("down_for", time.Since(s.downSince)).Stringer("from", from).Msg("MySQL reachable again: binlog stream resumed")
+		s.downSince = time.Time{}
+	} else {
+		s.log.Info().Stringer("from", from).Msg("binlog stream connected")
+	}
 	p.reset()
 
 	// A pump moves events from go-mysql's queue into ours, so the handler

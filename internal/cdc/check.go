@@ -5,18 +5,30 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
+	"time"
 )
+
+// CheckIoTDBTimeout bounds the IoTDB connection attempts of Check: a
+// preflight should say "unreachable" in seconds, not retry for
+// iotdb.retry.give_up_after.
+const CheckIoTDBTimeout = 15 * time.Second
 
 // Check runs what Run checks before streaming, without streaming: the
 // source connection, the preflight checks (binlog settings, privileges,
 // server_id, checkpoint), every mapping against the live schema, and the
-// IoTDB connection. It returns the verdicts (the configuration loaded
-// already, which is the first one) and whether all passed.
-func (e *Engine) Check(ctx context.Context) ([]Check, bool) {
+// IoTDB connection. Each verdict goes to emit as soon as it is decided
+// (nil: none); Check returns them all (the configuration loaded already is
+// the first one) and whether all passed.
+func (e *Engine) Check(ctx context.Context, emit func(Check)) ([]Check, bool) {
 	defer e.closeAll()
-	checks := []Check{{Name: "config", OK: true, Detail: e.cfg.Path}}
-	add := func(c Check) { checks = append(checks, c) }
+	var checks []Check
+	add := func(c Check) {
+		checks = append(checks, c)
+		if emit != nil {
+			emit(c)
+		}
+	}
+	add(Check{Name: "config", OK: true, Detail: e.cfg.Path})
 	if err := e.connect(ctx); err != nil {
 		add(Check{Name: "mysql", Detail: err.Error()})
 	} else {
@@ -25,9 +37,13 @@ func (e *Engine) Check(ctx context.Context) ([]Check, bool) {
 		if err != nil {
 			add(Check{Name: "preflight", Detail: err.Error()})
 		}
-		checks = append(checks, pf...)
+		for _, c := range pf {
+			add(c)
+		}
 	}
-	if err := e.openSink(ctx); err != nil {
+	sctx, cancel := context.WithTimeout(ctx, CheckIoTDBTimeout)
+	defer cancel()
+	if err := e.openSink(sctx); err != nil {
 		add(Check{Name: "iotdb", Detail: err.Error()})
 	} else {
 		add(Check{Name: "iotdb", OK: true, Detail: fmt.Sprintf("%s as %s, precision %s",
@@ -40,18 +56,19 @@ func (e *Engine) Check(ctx context.Context) ([]Check, bool) {
 	return checks, ok
 }
 
-// PrintChecks writes a PASS/WARN/FAIL table.
-func PrintChecks(w io.Writer, checks []Check) {
-	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	for _, c := range checks {
-		verdict := "PASS"
-		switch {
-		case !c.OK:
-			verdict = "FAIL"
-		case c.Warning:
-			verdict = "WARN"
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\n", verdict, c.Name, strings.ReplaceAll(c.Detail, "\n", " "))
+// PrintCheck writes one PASS/WARN/FAIL row: the verdict, the check's name
+// in a fixed-width column (so rows printed as they are decided line up) and
+// the detail on one line.
+func PrintCheck(w io.Writer, c Check) {
+	verdict := "PASS"
+	switch {
+	case !c.OK:
+		verdict = "FAIL"
+	case c.Warning:
+		verdict = "WARN"
 	}
-	_ = tw.Flush()
+	fmt.Fprintf(w, "%s  %-*s  %s\n", verdict, checkNameWidth, c.Name, strings.ReplaceAll(c.Detail, "\n", " "))
 }
+
+// checkNameWidth fits "checkpoint", "server_id" and most table names.
+const checkNameWidth = 18

@@ -36,7 +36,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/cenkalti/backoff/v4"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
@@ -44,6 +43,7 @@ import (
 	"github.com/mysql-iotdb-bridge/bridge/internal/binlog"
 	"github.com/mysql-iotdb-bridge/bridge/internal/checkpoint"
 	"github.com/mysql-iotdb-bridge/bridge/internal/dirty"
+	"github.com/mysql-iotdb-bridge/bridge/internal/retry"
 	"github.com/mysql-iotdb-bridge/bridge/iotdbsink"
 	"github.com/mysql-iotdb-bridge/bridge/mapping"
 )
@@ -197,6 +197,8 @@ func New(opts Options) (*Engine, error) {
 		e.dirty, e.ownDirty = dirty.New(cfg.DirtyRows), true
 	}
 	e.metrics = newMetrics(opts.Registry, e.running.Load)
+	e.metrics.maxLag = cfg.CDC.ReadyMaxLag
+	e.metrics.phase.Store("connecting to the source")
 	return e, nil
 }
 
@@ -246,6 +248,7 @@ func (e *Engine) Run(ctx context.Context) (err error) {
 			e.log.Warn().Str("check", c.Name).Msg(c.Detail)
 		}
 	}
+	e.metrics.phase.Store("connecting to IoTDB")
 	if err := e.openSink(ctx); err != nil {
 		return err
 	}
@@ -430,11 +433,8 @@ func (e *Engine) stream(ctx context.Context, from binlog.Position) error {
 	e.mu.Lock()
 	e.acked = from
 	e.mu.Unlock()
-	bo := backoff.NewExponentialBackOff()
-	bo.InitialInterval = e.opts.RestartInitial
-	bo.MaxInterval = e.opts.RestartMax
-	bo.MaxElapsedTime = 0
-	bo.Reset()
+	bo := retry.Forever(config.Retry{Initial: e.opts.RestartInitial, Max: e.opts.RestartMax})
+	var failingSince time.Time
 
 	statusCtx, stopStatus := context.WithCancel(ctx)
 	statusDone := make(chan struct{})
@@ -454,8 +454,13 @@ func (e *Engine) stream(ctx context.Context, from binlog.Position) error {
 		if !errors.As(err, &sf) {
 			return err
 		}
-		if e.Acked() != start {
+		if e.Acked() != start || failingSince.IsZero() {
 			bo.Reset()
+			failingSince = time.Now()
+		}
+		if g := e.cfg.CDC.GiveUpAfter; g > 0 && time.Since(failingSince) >= g {
+			return fmt.Errorf("cdc: IoTDB has failed for %s without a batch acknowledged (cdc.give_up_after %s); the checkpoint stays at %s: %w",
+				time.Since(failingSince).Round(time.Second), g, e.Acked(), err)
 		}
 		wait := bo.NextBackOff()
 		e.metrics.restarts.Inc()
@@ -587,7 +592,7 @@ func (e *Engine) statusLoop(ctx context.Context) {
 				ev = ev.Time("checkpoint_saved", at)
 			}
 			if e.metrics.lagKnown.Load() {
-				ev = ev.Float64("lag_seconds", float64(e.metrics.lagMillis.Load())/1000)
+				ev = ev.Float64("lag_seconds", e.metrics.lagSrc.lag(now).Seconds())
 			}
 			ev.Msg("status")
 		}

@@ -175,6 +175,7 @@ func newHandler(e handlerDeps, out chan<- *batch, free <-chan *batch, done <-cha
 
 // handOver makes b the writer's and starts a new pending batch.
 func (h *handler) handOver() {
+	h.e.metrics.lagSrc.handedOver()
 	select {
 	case b := <-h.free:
 		h.pending = b
@@ -259,6 +260,7 @@ func (h *handler) OnRows(ctx context.Context, ev *binlog.RowsEvent) error {
 	}
 	em := &eventMeta{table: t.name, mapper: mp, action: ev.Action, pos: ev.Pos, gtid: ev.GTID}
 	h.touch(ev.Timestamp)
+	e.metrics.lagSrc.rowSeen(ev.Timestamp)
 	rows := ev.Rows
 
 	switch ev.Action {
@@ -475,7 +477,7 @@ func (h *handler) OnHeartbeat(ctx context.Context, pos binlog.Position) error {
 func (h *handler) OnCaughtUp(ctx context.Context) error {
 	h.pending.caughtUp = true
 	if h.pending.empty() {
-		h.e.metrics.setLag(0)
+		h.e.metrics.lagIsKnown()
 		return nil
 	}
 	return h.flush(ctx)

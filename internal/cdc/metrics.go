@@ -59,6 +59,7 @@ const (
 	MetricIoTDBRejected   = "bridge_iotdb_rejected_points_total"      // {code}
 	MetricStreaming       = "bridge_cdc_streaming"                    // 1 while the binlog stream runs
 	MetricResnapshots     = "bridge_cdc_resnapshots_total"            // state discarded and tables snapshotted again (on_purged: resnapshot)
+	MetricSnapshotting    = "bridge_cdc_snapshot_running"             // 1 while a snapshot runs
 )
 
 // metrics holds the Prometheus collectors and the plain counters behind
@@ -69,7 +70,7 @@ type metrics struct {
 	events, decoded *prometheus.CounterVec
 	rows            *prometheus.CounterVec
 	dirty           *prometheus.CounterVec
-	lag             prometheus.Gauge
+	lag             prometheus.GaugeFunc
 	ckTime          prometheus.Gauge
 	ckInfo          *prometheus.GaugeVec
 	ckPos           prometheus.Gauge
@@ -77,6 +78,7 @@ type metrics struct {
 	batchOps        prometheus.Histogram
 	restarts        prometheus.Counter
 	resnapshots     prometheus.Counter
+	snapshotting    prometheus.Gauge
 	rpc             *prometheus.HistogramVec
 	retries         *prometheus.CounterVec
 	rejected        *prometheus.CounterVec
@@ -85,14 +87,16 @@ type metrics struct {
 	mu     sync.Mutex
 	counts map[string]map[string]int64 // table -> outcome -> rows
 
-	written   atomic.Int64 // points + deletions acknowledged, for rows/s
-	lagKnown  atomic.Bool
-	lagMillis atomic.Int64
-	running   atomic.Bool
-	ckMu      sync.Mutex
-	ckLabels  []string
-	ckAt      time.Time
-	ckPosVal  binlog.Position
+	written  atomic.Int64 // points + deletions acknowledged, for rows/s
+	lagKnown atomic.Bool
+	lagSrc   lagTracker
+	maxLag   time.Duration // cdc.ready_max_lag: readiness fails above it (0: no bound)
+	phase    atomic.Value  // string: what the engine is doing (connecting, snapshot, streaming)
+	running  atomic.Bool
+	ckMu     sync.Mutex
+	ckLabels []string
+	ckAt     time.Time
+	ckPosVal binlog.Position
 }
 
 // newMetrics registers the metrics in reg. stream returns the running
@@ -107,7 +111,8 @@ func newMetrics(reg *prometheus.Registry, stream func() *binlog.Streamer) *metri
 	m.decoded = prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricRowsDecoded, Help: "Row changes decoded from the binlog."}, []string{"table", "action"})
 	m.rows = prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricRows, Help: "Row changes by outcome."}, []string{"table", "outcome"})
 	m.dirty = prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricDirty, Help: "Rows recorded in the dirty-rows file."}, []string{"table", "reason"})
-	m.lag = prometheus.NewGauge(prometheus.GaugeOpts{Name: MetricLag, Help: "Seconds between now and the source timestamp of the last event written (0 when caught up)."})
+	m.lag = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: MetricLag, Help: "Seconds between now and the source time of the oldest change IoTDB has not acknowledged (0 when nothing is pending)."},
+		func() float64 { return m.lagSrc.lag(time.Now()).Seconds() })
 	m.ckTime = prometheus.NewGauge(prometheus.GaugeOpts{Name: MetricCheckpointTime, Help: "Unix time of the last checkpoint save."})
 	m.ckInfo = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: MetricCheckpointInfo, Help: "The saved checkpoint position (value 1)."}, []string{"file", "pos", "gtid"})
 	m.ckPos = prometheus.NewGauge(prometheus.GaugeOpts{Name: MetricCheckpointPos, Help: "Offset of the saved checkpoint in its binlog file."})
@@ -120,9 +125,10 @@ func newMetrics(reg *prometheus.Registry, stream func() *binlog.Streamer) *metri
 	m.retries = prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricIoTDBRetries, Help: "IoTDB call retries."}, []string{"op", "code"})
 	m.rejected = prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricIoTDBRejected, Help: "Points IoTDB refused for good."}, []string{"code"})
 	m.resnapshots = prometheus.NewCounter(prometheus.CounterOpts{Name: MetricResnapshots, Help: "Times cdc discarded its state and snapshotted again because the checkpoint's binlog was purged (cdc.on_purged: resnapshot)."})
+	m.snapshotting = prometheus.NewGauge(prometheus.GaugeOpts{Name: MetricSnapshotting, Help: "1 while a snapshot copies tables (the stream waits)."})
 	m.streaming = prometheus.NewGauge(prometheus.GaugeOpts{Name: MetricStreaming, Help: "1 while the binlog stream runs."})
 	reg.MustRegister(m.events, m.decoded, m.rows, m.dirty, m.lag, m.ckTime, m.ckInfo, m.ckPos, m.batches, m.batchOps,
-		m.restarts, m.resnapshots, m.rpc, m.retries, m.rejected, m.streaming)
+		m.restarts, m.resnapshots, m.snapshotting, m.rpc, m.retries, m.rejected, m.streaming)
 	if stream != nil {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: MetricBinlogReconnect, Help: "Reconnects of the binlog connection."},
 			func() float64 {
@@ -188,13 +194,29 @@ func (m *metrics) stats() map[string]map[string]int64 {
 	return out
 }
 
-func (m *metrics) setLag(d time.Duration) {
-	if d < 0 {
-		d = 0
+// lagIsKnown marks the lag as meaningful: a batch was acknowledged or the
+// stream caught up.
+func (m *metrics) lagIsKnown() { m.lagKnown.Store(true) }
+
+// readiness is /readyz's verdict: streaming, the lag known, IoTDB
+// acknowledging, and the lag within cdc.ready_max_lag.
+func (m *metrics) readiness(now time.Time) (bool, string) {
+	lag := m.lagSrc.lag(now)
+	switch {
+	case !m.running.Load():
+		phase, _ := m.phase.Load().(string)
+		if phase == "" {
+			phase = "starting"
+		}
+		return false, "not streaming: " + phase
+	case !m.lagKnown.Load():
+		return false, "streaming, lag not known yet"
+	case m.lagSrc.failingFor(now) > 0:
+		return false, fmt.Sprintf("IoTDB writes failing for %s; lag %dms", m.lagSrc.failingFor(now).Round(time.Millisecond), lag.Milliseconds())
+	case m.maxLag > 0 && lag > m.maxLag:
+		return false, fmt.Sprintf("lag %dms above cdc.ready_max_lag %s", lag.Milliseconds(), m.maxLag)
 	}
-	m.lag.Set(d.Seconds())
-	m.lagMillis.Store(d.Milliseconds())
-	m.lagKnown.Store(true)
+	return true, fmt.Sprintf("ready, lag %dms", lag.Milliseconds())
 }
 
 func (m *metrics) checkpointSaved(pos binlog.Position, at time.Time) {
@@ -256,15 +278,12 @@ func startHTTP(addr string, m *metrics, log zerolog.Logger) (*httpServer, error)
 		_, _ = w.Write([]byte("ok\n"))
 	})
 	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-		if !m.running.Load() {
-			http.Error(w, "not streaming", http.StatusServiceUnavailable)
+		ok, why := m.readiness(time.Now())
+		if !ok {
+			http.Error(w, why, http.StatusServiceUnavailable)
 			return
 		}
-		if !m.lagKnown.Load() {
-			http.Error(w, "streaming, lag not known yet", http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintf(w, "ready, lag %dms\n", m.lagMillis.Load())
+		fmt.Fprintln(w, why)
 	})
 	s := &httpServer{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, ln: ln, done: make(chan struct{})}
 	go func() {

@@ -337,6 +337,9 @@ func (e *Engine) snapshots(ctx context.Context) error {
 		return nil
 	}
 	e.log.Info().Strs("tables", names).Stringer("stream_from", e.state.Position).Msg("snapshot: copying tables before streaming")
+	e.metrics.phase.Store("snapshot of " + strings.Join(names, ", ") + " in progress (rows and ETA in the log every 10s)")
+	e.metrics.snapshotting.Set(1)
+	defer e.metrics.snapshotting.Set(0)
 	statePath := e.snapshotStatePath()
 	// The snapshot belongs to the stream position it is taken for: after a
 	// reset or a deleted checkpoint the position is new, and a leftover

@@ -74,6 +74,7 @@ func (w *writer) run(ctx context.Context, fail func()) {
 				return
 			}
 			if err := w.apply(ctx, b); err != nil {
+				w.e.metrics.lagSrc.failed()
 				w.err = err
 				fail()
 				return
@@ -127,6 +128,18 @@ func (w *writer) apply(ctx context.Context, b *batch) error {
 		if err != nil {
 			return &sinkFailure{fmt.Errorf("writing %d points to IoTDB: %w", len(s.points), err)}
 		}
+		for i := range res.Rejected {
+			if rj := &res.Rejected[i]; rj.Systemic {
+				// Every row of the series would be refused: no dirty rows; stop
+				// the stream (not a sinkFailure: no restart) with the batch
+				// unacknowledged, so the checkpoint stays at the last commit.
+				table := ""
+				if len(rj.Points) > 0 && rj.Points[0] >= 0 && rj.Points[0] < len(s.meta) {
+					table = s.meta[rj.Points[0]].ev.table
+				}
+				return fmt.Errorf("cdc: %w", rj.Err(table))
+			}
+		}
 		rejected := map[int]bool{}
 		for _, rj := range res.Rejected {
 			for _, pi := range rj.Points {
@@ -145,13 +158,8 @@ func (w *writer) apply(ctx context.Context, b *batch) error {
 	e.metrics.batches.Inc()
 	e.metrics.batchOps.Observe(float64(b.ops))
 	e.metrics.written.Add(int64(b.ops))
-	if b.caughtUp || b.lastTS == 0 {
-		if b.caughtUp {
-			e.metrics.setLag(0)
-		}
-	} else {
-		e.metrics.setLag(time.Since(time.Unix(int64(b.lastTS), 0)))
-	}
+	e.metrics.lagSrc.acked()
+	e.metrics.lagIsKnown()
 	if b.hasCommit {
 		if e.ack(b.commit) {
 			w.unsaved = true

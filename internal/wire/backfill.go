@@ -54,6 +54,20 @@ func RunBackfill(ctx context.Context, a BackfillArgs, stdout, stderr io.Writer) 
 		fmt.Fprintf(stderr, "--tables: %v\n", err)
 		return ExitUsage
 	}
+	if !a.DryRun { // a dry run writes no state
+		// Before anything connects: the state directories take files, and
+		// no other process runs on this shard's state.
+		state := backfill.StatePath(cfg.Backfill.WithDefaults().State, shard)
+		if !checkStateDirs(cfg, stderr, "", stateFile{"backfill.state", state},
+			stateFile{"dirty_rows.file", cfg.DirtyRows.WithDefaults().File}) {
+			return ExitUsage
+		}
+		lk, code := lockState(state, "backfill state", stderr, "backfill: ")
+		if lk == nil {
+			return code
+		}
+		defer lk.Release()
+	}
 	// The sink and the engine tag their own log lines with their component.
 	log := process.NewLogger(cfg.Log, a.LogFormat, stderr)
 	w := New(cfg, log, cfg.Backfill.Readers+2)

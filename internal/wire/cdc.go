@@ -6,14 +6,17 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"os"
 	"strings"
 	"time"
 
 	"github.com/rs/zerolog"
 
 	"github.com/mysql-iotdb-bridge/bridge/config"
+	"github.com/mysql-iotdb-bridge/bridge/internal/binlog"
 	"github.com/mysql-iotdb-bridge/bridge/internal/cdc"
 	"github.com/mysql-iotdb-bridge/bridge/internal/process"
+	"github.com/mysql-iotdb-bridge/bridge/internal/statelock"
 )
 
 // CDCArgs are cmd/cdc's flags.
@@ -46,7 +49,16 @@ func RunCDC(ctx context.Context, a CDCArgs, stdout, stderr io.Writer) int {
 	if cfg == nil {
 		return code
 	}
+	cp := cfg.CDC.WithDefaults().Checkpoint.Path
 	if a.Reset {
+		// Not while another process runs on this state. Without its
+		// directory there is no state, and no holder, to refuse for.
+		lk, err := statelock.Acquire(cp, "checkpoint")
+		if errors.Is(err, statelock.ErrInUse) || err != nil && !errors.Is(err, os.ErrNotExist) {
+			fmt.Fprintln(stderr, errorLine(err))
+			return ExitFailed
+		}
+		defer lk.Release()
 		removed, err := cdc.Reset(cfg)
 		for _, p := range removed {
 			fmt.Fprintln(stdout, "removed", p)
@@ -61,6 +73,19 @@ func RunCDC(ctx context.Context, a CDCArgs, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "cdc state reset: the next start begins from cdc.start (%s)\n", cfg.CDC.Start)
 		return ExitOK
 	}
+	if !a.Check {
+		// Before anything connects: the state directories take files, and
+		// no other process runs on this checkpoint (nor its snapshot state).
+		if !checkStateDirs(cfg, stderr, "cdc: ", stateFile{"cdc.checkpoint.path", cp},
+			stateFile{"dirty_rows.file", cfg.DirtyRows.WithDefaults().File}) {
+			return ExitUsage
+		}
+		lk, code := lockState(cp, "checkpoint", stderr, "cdc: ")
+		if lk == nil {
+			return code
+		}
+		defer lk.Release()
+	}
 	log := process.NewLogger(cfg.Log, a.LogFormat, stderr)
 	eng, err := NewCDC(cfg, log, cdc.Options{})
 	if err != nil {
@@ -70,8 +95,7 @@ func RunCDC(ctx context.Context, a CDCArgs, stdout, stderr io.Writer) int {
 	if a.Check {
 		cctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
 		defer cancel()
-		checks, ok := eng.Check(cctx)
-		cdc.PrintChecks(stdout, checks)
+		_, ok := eng.Check(cctx, func(c cdc.Check) { cdc.PrintCheck(stdout, c) })
 		if !ok {
 			return ExitFailed
 		}
@@ -83,7 +107,11 @@ func RunCDC(ctx context.Context, a CDCArgs, stdout, stderr io.Writer) int {
 		if ctx.Err() != nil && errors.Is(err, context.Canceled) {
 			return ExitOK // stopped during startup
 		}
-		fmt.Fprintln(stderr, errorLine(err))
+		msg := errorLine(err)
+		if errors.Is(err, binlog.ErrDuplicateServerID) {
+			msg += fmt.Sprintf(" (mysql.server_id is %d, %s)", cfg.MySQL.ServerID, cfg.PosOf("mysql.server_id"))
+		}
+		fmt.Fprintln(stderr, msg)
 		return ExitFailed
 	}
 	return ExitOK

@@ -92,7 +92,10 @@ func (w *Wiring) Binlog(flavor string) binlog.Config {
 		Flavor:    flavor,
 		Heartbeat: w.cfg.CDC.Heartbeat,
 		Log:       w.log,
-		Reconnect: binlog.Reconnect{Backoff: w.cfg.IoTDB.Retry},
+		// The waits of iotdb.retry; the bound is cdc.give_up_after (by
+		// default none: a long-running cdc outlasts its neighbours).
+		Reconnect: binlog.Reconnect{Backoff: config.Retry{Initial: w.cfg.IoTDB.Retry.Initial, Max: w.cfg.IoTDB.Retry.Max,
+			Elapsed: w.cfg.CDC.WithDefaults().GiveUpAfter}},
 	}
 	// The mode was checked when the configuration loaded: an error here is
 	// an unreadable CA file, which the SQL pool reported already.
@@ -208,6 +211,8 @@ func (w *Wiring) Snapshot(ctx context.Context, tables []string, statePath, tag s
 		opts.Tables = append(opts.Tables, backfill.Table{Config: *t, Mapper: mappers[name]})
 	}
 	opts.Backfill.State, opts.StateTag = statePath, tag
+	// Rows, rate and ETA every 10s in the log (component snapshot).
+	opts.Progress = &backfill.LogProgress{Log: w.log.With().Str("component", "snapshot").Logger()}
 	sum, err := backfill.Run(ctx, opts)
 	if errors.Is(err, backfill.ErrInterrupted) {
 		return sum.String(), fmt.Errorf("%w: %w", cdc.ErrSnapshotInterrupted, err)
