@@ -225,22 +225,7 @@ func TestChaosLong(t *testing.T) {
 	}
 
 	// The last run catches up and stops cleanly.
-	p := e.startCDC(cfgPath)
-	catchUp := time.Now()
-	viaCk := e.waitCaughtUp(p, srv, 15*time.Minute)
-	t.Logf("final run caught up in %s (via checkpoint: %v)", time.Since(catchUp).Round(100*time.Millisecond), viaCk)
-	src := e.srcPos()
-	if code := p.terminate(2 * time.Minute); code != 0 {
-		t.Errorf("cdc exited %d after SIGTERM (want 0); log:\n%s", code, p.tail(30))
-	}
-	if st, ok := readCheckpoint(e.checkpointPath()); !ok {
-		t.Errorf("no checkpoint after SIGTERM")
-	} else if !reached(st.Position, src) {
-		t.Errorf("checkpoint after SIGTERM %s is behind the source %s", st.Position, src)
-	}
-	if d := e.dirtyRows(); len(d) > 0 {
-		t.Errorf("%d dirty rows recorded, e.g. %s", len(d), d[0])
-	}
+	e.finalRun(cfgPath, srv, 15*time.Minute)
 
 	want, got := expectedState(t, e.db, cfg, table), actualState(srv)
 	lost, extra, differ := countDiffs(want, got)

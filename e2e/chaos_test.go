@@ -88,25 +88,7 @@ func TestIntegrationCDCKill9Chaos(t *testing.T) {
 	}
 
 	// The last run catches up and stops cleanly.
-	p := e.startCDC(cfgPath)
-	catchUp := time.Now()
-	viaCk := e.waitCaughtUp(p, srv, 5*time.Minute)
-	t.Logf("final run caught up in %s (via checkpoint: %v)", time.Since(catchUp).Round(100*time.Millisecond), viaCk)
-	src := e.srcPos()
-	if code := p.terminate(2 * time.Minute); code != 0 {
-		t.Errorf("cdc exited %d after SIGTERM (want 0); log:\n%s", code, p.tail(30))
-	}
-	if st, ok := readCheckpoint(e.checkpointPath()); !ok {
-		t.Errorf("no checkpoint after SIGTERM")
-	} else {
-		t.Logf("final checkpoint %s, source %s", st.Position, src)
-		if !reached(st.Position, src) {
-			t.Errorf("checkpoint after SIGTERM %s is behind the source %s", st.Position, src)
-		}
-	}
-	if d := e.dirtyRows(); len(d) > 0 {
-		t.Errorf("%d dirty rows recorded, e.g. %s", len(d), d[0])
-	}
+	e.finalRun(cfgPath, srv, 5*time.Minute)
 	assertSameState(t, "after kill -9 chaos", expectedState(t, e.db, cfg, "chaos"), actualState(srv))
 }
 

@@ -607,3 +607,30 @@ func readLines(path string) []string {
 	}
 	return strings.Split(s, "\n")
 }
+
+// finalRun starts cdc one last time after a chaos phase, waits until it
+// caught up, stops it with SIGTERM (exit 0 expected) and checks that the
+// checkpoint reached the source and no dirty row was recorded.
+func (e *env) finalRun(cfgPath string, srv *iotdbtest.Server, timeout time.Duration) {
+	t := e.t
+	t.Helper()
+	p := e.startCDC(cfgPath)
+	catchUp := time.Now()
+	viaCk := e.waitCaughtUp(p, srv, timeout)
+	t.Logf("final run caught up in %s (via checkpoint: %v)", time.Since(catchUp).Round(100*time.Millisecond), viaCk)
+	src := e.srcPos()
+	if code := p.terminate(2 * time.Minute); code != 0 {
+		t.Errorf("cdc exited %d after SIGTERM (want 0); log:\n%s", code, p.tail(30))
+	}
+	if st, ok := readCheckpoint(e.checkpointPath()); !ok {
+		t.Errorf("no checkpoint after SIGTERM")
+	} else {
+		t.Logf("final checkpoint %s, source %s", st.Position, src)
+		if !reached(st.Position, src) {
+			t.Errorf("checkpoint after SIGTERM %s is behind the source %s", st.Position, src)
+		}
+	}
+	if d := e.dirtyRows(); len(d) > 0 {
+		t.Errorf("%d dirty rows recorded, e.g. %s", len(d), d[0])
+	}
+}
