@@ -37,3 +37,13 @@ func TestGTIDTrackingByFlavor(t *testing.T) {
 		t.Fatalf("mysql with a set: %v, %v", py.gset, err)
 	}
 }
+
+// The production syncer renders MySQL 8's binary JSON as MySQL's own text,
+// as backfill reads it, so cdc does not overwrite backfill's JSON with a
+// differently formatted string.
+func TestSyncerRendersJSONAsMySQLText(t *testing.T) {
+	s := New(Config{Flavor: FlavorMySQL, User: "u", ServerID: 1})
+	if !s.syncerConfig().RenderJSONAsMySQLText {
+		t.Fatal("RenderJSONAsMySQLText is off in the production syncer config")
+	}
+}

@@ -408,6 +408,10 @@ func (s *Streamer) syncerConfig() replication.BinlogSyncerConfig {
 		ParseTime: true,
 		// UseDecimal off: DECIMAL arrives as its exact decimal text.
 		UseDecimal: false,
+		// MySQL 8's binary JSON rendered as MySQL renders it in SQL (the
+		// text backfill reads), so both paths write the same string
+		// (mapping/json.go). MariaDB stores JSON as text: no effect there.
+		RenderJSONAsMySQLText: true,
 		// We reconnect ourselves, from the last commit: go-mysql's own retry
 		// resumes from the last event, mid-transaction, without its table maps.
 		DisableRetrySync: true,
