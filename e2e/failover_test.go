@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/mysql-iotdb-bridge/bridge/internal/testenv"
-	"github.com/mysql-iotdb-bridge/bridge/iotdbtest"
 )
 
 // Failover by GTID: cdc streams from the primary under a mixed workload;
@@ -20,11 +19,8 @@ func TestIntegrationCDCFailoverToReplicaByGTID(t *testing.T) {
 	s := seed(t)
 	primary := e.m
 	replica := testenv.StartReplica(t, primary)
-	srv := iotdbtest.Start(t, iotdbtest.Options{})
-	e.exec(strings.ReplaceAll(readingsDDL, "%s", "big"))
-	e.loadBig("big", rand.New(rand.NewPCG(s, 1)), 5000, 1)
-	cfgPath, _ := e.writeConfig(cfgOpts{IoTDB: srv, Tables: []string{"big"}, Mappings: readingsMapping("big", "big"),
-		Start: "initial", BatchRows: 200})
+	srv := e.bigTable(s, 5000)
+	cfgPath, _ := e.bigConfig(srv, cfgOpts{Start: "initial", BatchRows: 200})
 
 	p := e.startCDC(cfgPath)
 	e.waitStreaming(p, time.Minute)
@@ -43,8 +39,7 @@ func TestIntegrationCDCFailoverToReplicaByGTID(t *testing.T) {
 		t.Fatal(err)
 	}
 	e.m, e.db = replica, replica.DB(t)
-	cfgPath, cfg := e.writeConfig(cfgOpts{Name: "replica.yaml", IoTDB: srv, Tables: []string{"big"},
-		Mappings: readingsMapping("big", "big"), Start: "latest", BatchRows: 200})
+	cfgPath, cfg := e.bigConfig(srv, cfgOpts{Name: "replica.yaml", Start: "latest", BatchRows: 200})
 	p = e.startCDC(cfgPath)
 	e.waitStreaming(p, time.Minute)
 	w2 := chaosWorkload(e.db, "big", rand.New(rand.NewPCG(s, 3)))
@@ -66,9 +61,8 @@ func TestIntegrationCDCFailoverToReplicaByGTID(t *testing.T) {
 // a file position means something else on another server.
 func TestIntegrationCDCRefusesFilePositionOfAnotherServer(t *testing.T) {
 	e := newEnv(t)
-	srv := iotdbtest.Start(t, iotdbtest.Options{})
-	e.exec(strings.ReplaceAll(readingsDDL, "%s", "big"))
-	cfgPath, _ := e.writeConfig(cfgOpts{IoTDB: srv, Tables: []string{"big"}, Mappings: readingsMapping("big", "big")})
+	srv := e.bigTable(0, 0)
+	cfgPath, _ := e.bigConfig(srv, cfgOpts{})
 	ck := `{"version": 1, "flavor": "mariadb", "position": {"file": "binlog.000001", "pos": 4},
   "saved_at": "2026-01-01T00:00:00Z", "tables": {"big": {"snapshot_done": true, "snapshot_position": {"file": "binlog.000001", "pos": 4}}},
   "server_id": 5401, "source_server_id": 777}`

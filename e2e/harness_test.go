@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -633,4 +634,24 @@ func (e *env) finalRun(cfgPath string, srv *iotdbtest.Server, timeout time.Durat
 	if d := e.dirtyRows(); len(d) > 0 {
 		t.Errorf("%d dirty rows recorded, e.g. %s", len(d), d[0])
 	}
+}
+
+// bigTable creates the readings table "big" with rows generated from seed
+// s (none when rows is 0) and starts an empty iotdbtest for it.
+func (e *env) bigTable(s uint64, rows int) *iotdbtest.Server {
+	e.t.Helper()
+	srv := iotdbtest.Start(e.t, iotdbtest.Options{})
+	e.exec(strings.ReplaceAll(readingsDDL, "%s", "big"))
+	if rows > 0 {
+		e.loadBig("big", rand.New(rand.NewPCG(s, 1)), rows, 1)
+	}
+	return srv
+}
+
+// bigConfig writes a configuration mapping the table "big" (o.Tables and
+// o.Mappings are set here) into srv.
+func (e *env) bigConfig(srv *iotdbtest.Server, o cfgOpts) (string, *config.Config) {
+	e.t.Helper()
+	o.IoTDB, o.Tables, o.Mappings = srv, []string{"big"}, readingsMapping("big", "big")
+	return e.writeConfig(o)
 }

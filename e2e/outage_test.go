@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/mysql-iotdb-bridge/bridge/internal/testenv"
-	"github.com/mysql-iotdb-bridge/bridge/iotdbtest"
 )
 
 // Outages of any length: MariaDB down for longer than iotdb.retry.give_up_after
@@ -20,12 +19,9 @@ import (
 func TestIntegrationCDCOutagesOfAnyLength(t *testing.T) {
 	e := newEnv(t)
 	s := seed(t)
-	srv := iotdbtest.Start(t, iotdbtest.Options{})
-	e.exec(strings.ReplaceAll(readingsDDL, "%s", "big"))
-	e.loadBig("big", rand.New(rand.NewPCG(s, 1)), 2000, 1)
+	srv := e.bigTable(s, 2000)
 	// retry: initial 50ms, max 500ms, give_up_after 2s (cfgOpts.GiveUp).
-	cfgPath, cfg := e.writeConfig(cfgOpts{IoTDB: srv, Tables: []string{"big"}, Mappings: readingsMapping("big", "big"),
-		Start: "initial", GiveUp: "2s", Metrics: "127.0.0.1:0"})
+	cfgPath, cfg := e.bigConfig(srv, cfgOpts{Start: "initial", GiveUp: "2s", Metrics: "127.0.0.1:0"})
 	p := e.startCDC(cfgPath)
 	e.waitStreaming(p, time.Minute)
 	w := chaosWorkload(e.db, "big", rand.New(rand.NewPCG(s, 2)))

@@ -27,11 +27,8 @@ func TestIntegrationCDCInitialWithConcurrentWrites(t *testing.T) {
 	if v, err := strconv.Atoi(os.Getenv("E2E_SNAPSHOT_ROWS")); err == nil {
 		rows = v
 	}
-	srv := iotdbtest.Start(t, iotdbtest.Options{})
-	e.exec(strings.ReplaceAll(readingsDDL, "%s", "big"))
-	e.loadBig("big", rand.New(rand.NewPCG(s, 1)), rows, 1)
-	cfgPath, cfg := e.writeConfig(cfgOpts{IoTDB: srv, Tables: []string{"big"},
-		Mappings: readingsMapping("big", "big"), Start: "initial", BatchRows: 5000})
+	srv := e.bigTable(s, rows)
+	cfgPath, cfg := e.bigConfig(srv, cfgOpts{Start: "initial", BatchRows: 5000})
 
 	w := chaosWorkload(e.db, "big", rand.New(rand.NewPCG(s, 2)))
 	w.sizes, w.sizeW = []int{1, 10, 100, 1000}, []int{30, 30, 30, 10}

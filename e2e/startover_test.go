@@ -11,7 +11,6 @@ import (
 
 	"github.com/mysql-iotdb-bridge/bridge/internal/cdc"
 	"github.com/mysql-iotdb-bridge/bridge/internal/testenv"
-	"github.com/mysql-iotdb-bridge/bridge/iotdbtest"
 )
 
 func snapshotRows() int {
@@ -59,14 +58,18 @@ func (e *env) waitSnapshotUnderWay(p *proc) {
 func TestIntegrationCDCStartOverKeepsRows(t *testing.T) {
 	e := newEnv(t)
 	rows := snapshotRows()
-	srv := iotdbtest.Start(t, iotdbtest.Options{})
-	e.exec(strings.ReplaceAll(readingsDDL, "%s", "big"))
-	e.loadBig("big", rand.New(rand.NewPCG(seed(t), 1)), rows, 1)
-	cfgPath, cfg := e.writeConfig(cfgOpts{IoTDB: srv, Tables: []string{"big"}, Mappings: readingsMapping("big", "big"),
-		Start: "initial", BatchRows: 500})
+	srv := e.bigTable(seed(t), rows)
+	cfgPath, cfg := e.bigConfig(srv, cfgOpts{Start: "initial", BatchRows: 500, Metrics: "127.0.0.1:0"})
 
 	p := e.startCDC(cfgPath)
 	e.waitSnapshotUnderWay(p)
+	// A snapshot is a phase of its own: /readyz says so (503: nothing is
+	// streamed yet) and the gauge is 1.
+	if code, body := readyz(t, p); code != 503 || !strings.Contains(body, "snapshot of big in progress") ||
+		scrapeMetrics(t, p)[cdc.MetricSnapshotting] != 1 {
+		t.Errorf("during the snapshot: /readyz %d %q, %s %v; want 503 naming the snapshot and 1",
+			code, body, cdc.MetricSnapshotting, scrapeMetrics(t, p)[cdc.MetricSnapshotting])
+	}
 	p.kill9()
 	// The operator deletes the checkpoint by hand; the snapshot state stays.
 	if err := os.Remove(e.checkpointPath()); err != nil {
@@ -84,6 +87,14 @@ func TestIntegrationCDCStartOverKeepsRows(t *testing.T) {
 	}
 	if len(p.logEntries("the saved state belongs to another run")) == 0 {
 		t.Errorf("the leftover snapshot state was not recognised as another position's")
+	}
+	// The snapshot's progress is in the log, as its own component.
+	var progress bool
+	for _, l := range p.logEntries("backfill finished") {
+		progress = progress || l["component"] == "snapshot" && l["rows"].(float64) > 0
+	}
+	if !progress {
+		t.Errorf("no snapshot progress line (component snapshot, rows > 0) in the log")
 	}
 	if !assertSameState(t, "after deleting the checkpoint mid-snapshot", expectedState(t, e.db, cfg, "big"), actualState(srv)) {
 		return
@@ -115,11 +126,8 @@ func TestIntegrationCDCStartOverKeepsRows(t *testing.T) {
 // makes cdc discard its state, snapshot the tables again and stream.
 func TestIntegrationCDCOnPurgedResnapshots(t *testing.T) {
 	e := newEnv(t)
-	srv := iotdbtest.Start(t, iotdbtest.Options{})
-	e.exec(strings.ReplaceAll(readingsDDL, "%s", "big"))
-	e.loadBig("big", rand.New(rand.NewPCG(seed(t), 1)), 2000, 1)
-	cfgPath, cfg := e.writeConfig(cfgOpts{IoTDB: srv, Tables: []string{"big"}, Mappings: readingsMapping("big", "big"),
-		Start: "latest", CDCExtra: "on_purged: resnapshot", Metrics: "127.0.0.1:0"})
+	srv := e.bigTable(seed(t), 2000)
+	cfgPath, cfg := e.bigConfig(srv, cfgOpts{Start: "latest", CDCExtra: "on_purged: resnapshot", Metrics: "127.0.0.1:0"})
 	p := e.startCDC(cfgPath)
 	e.waitStreaming(p, time.Minute)
 	e.insertRows("big", 10)
@@ -155,11 +163,8 @@ func TestIntegrationBackfillHandOverToCDC(t *testing.T) {
 	e := newEnv(t)
 	s := seed(t)
 	rows := snapshotRows()
-	srv := iotdbtest.Start(t, iotdbtest.Options{})
-	e.exec(strings.ReplaceAll(readingsDDL, "%s", "big"))
-	e.loadBig("big", rand.New(rand.NewPCG(s, 1)), rows, 1)
-	cfgPath, cfg := e.writeConfig(cfgOpts{IoTDB: srv, Tables: []string{"big"}, Mappings: readingsMapping("big", "big"),
-		Start: "backfill", BatchRows: 2000})
+	srv := e.bigTable(s, rows)
+	cfgPath, cfg := e.bigConfig(srv, cfgOpts{Start: "backfill", BatchRows: 2000})
 
 	// cdc refuses to start before a backfill finished.
 	code, out := e.runProc(e.cdcBin, "cdc-early", time.Minute, "--config", cfgPath)

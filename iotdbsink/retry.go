@@ -4,46 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"sync"
 	"time"
 
 	"github.com/apache/iotdb-client-go/v2/client"
 	"github.com/cenkalti/backoff/v4"
-	"github.com/rs/zerolog"
-
 	"github.com/mysql-iotdb-bridge/bridge/internal/retry"
 )
-
-// outage says once that IoTDB went away and once that it is back, however
-// many calls retry in between (they log at debug). Safe for concurrent use.
-type outage struct {
-	mu    sync.Mutex
-	since time.Time // zero while IoTDB answers
-}
-
-func (o *outage) failed(log zerolog.Logger, op string, err error, attempt int, wait time.Duration) {
-	o.mu.Lock()
-	first := o.since.IsZero()
-	if first {
-		o.since = time.Now()
-	}
-	o.mu.Unlock()
-	ev := log.Debug()
-	if first {
-		ev = log.Warn()
-	}
-	ev.Err(err).Str("op", op).Int("attempt", attempt).Dur("backoff", wait).Msg("IoTDB call failing, retrying (further retries log at debug until IoTDB answers)")
-}
-
-func (o *outage) succeeded(log zerolog.Logger) {
-	o.mu.Lock()
-	since := o.since
-	o.since = time.Time{}
-	o.mu.Unlock()
-	if !since.IsZero() {
-		log.Info().Dur("down_for", time.Since(since)).Msg("IoTDB reachable again")
-	}
-}
 
 // Retry classification.
 //
@@ -130,10 +96,16 @@ func (s *Sink) retry(ctx context.Context, op string, fn func() error) error {
 		return err
 	}, backoff.WithContext(bo, ctx), func(err error, wait time.Duration) {
 		s.metrics.Retried(op, statusCode(err))
-		s.outage.failed(s.log, op, err, attempts, wait)
+		ev := s.log.Debug()
+		if s.outage.Failed() {
+			ev = s.log.Warn()
+		}
+		ev.Err(err).Str("op", op).Int("attempt", attempts).Dur("backoff", wait).Msg("IoTDB call failing, retrying (further retries log at debug until IoTDB answers)")
 	})
 	if err == nil {
-		s.outage.succeeded(s.log)
+		if down, ended := s.outage.Recovered(); ended {
+			s.log.Info().Dur("down_for", down).Msg("IoTDB reachable again")
+		}
 		return nil
 	}
 	if last != nil && !errors.Is(err, last) {

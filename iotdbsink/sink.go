@@ -23,6 +23,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/mysql-iotdb-bridge/bridge/config"
+	"github.com/mysql-iotdb-bridge/bridge/internal/retry"
 	"github.com/mysql-iotdb-bridge/bridge/mapping"
 )
 
@@ -89,7 +90,7 @@ type Sink struct {
 	precision string
 
 	schemas schemaCache
-	outage  outage
+	outage  retry.Outage // one line when IoTDB goes away, one when it is back
 
 	infoMu sync.Mutex
 	infos  map[*mapping.Schema]*schemaInfo
@@ -276,7 +277,7 @@ func (s *Sink) checkTableGroups(b *batch, res *Result) {
 }
 
 func (s *Sink) reject(res *Result, r Rejection) {
-	r.Systemic = classify(r.Code, r.Message) != notSystemic
+	r.Systemic = systemicClassOf(r.Code, r.Message) != notSystemic
 	res.Rejected = append(res.Rejected, r)
 	s.metrics.Rejected(len(r.Points), r.Code)
 	s.log.Warn().Str("device", r.Device).Int32("code", r.Code).Str("message", r.Message).

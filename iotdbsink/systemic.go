@@ -44,7 +44,7 @@ const (
 	systemicAligned
 )
 
-func classify(code int32, msg string) systemicClass {
+func systemicClassOf(code int32, msg string) systemicClass {
 	if code == 0 {
 		return notSystemic // the sink refused the point itself (invalid value)
 	}
@@ -80,5 +80,5 @@ func (c systemicClass) remedy() string {
 // the table, the device, IoTDB's status and message, and the remedy.
 func (r *Rejection) Err(table string) error {
 	return fmt.Errorf("table %s: IoTDB refuses every row of device %s (status %d: %s): not dirty rows, a schema problem: %s, then run again (these rows were not acknowledged and are written then)",
-		table, r.Device, r.Code, r.Message, classify(r.Code, r.Message).remedy())
+		table, r.Device, r.Code, r.Message, systemicClassOf(r.Code, r.Message).remedy())
 }

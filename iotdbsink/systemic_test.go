@@ -33,8 +33,8 @@ func TestClassifySystemic(t *testing.T) {
 		{0, "invalid point: measurement temp: want float64, got string", notSystemic},
 		{0, "schema has no target table", notSystemic},
 	} {
-		if got := classify(tc.code, tc.msg); got != tc.want {
-			t.Errorf("classify(%d, %q) = %v, want %v", tc.code, tc.msg, got, tc.want)
+		if got := systemicClassOf(tc.code, tc.msg); got != tc.want {
+			t.Errorf("systemicClassOf(%d, %q) = %v, want %v", tc.code, tc.msg, got, tc.want)
 		}
 	}
 }

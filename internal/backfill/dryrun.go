@@ -56,11 +56,7 @@ func DryRun(ctx context.Context, opts Options, k int) (*Plan, []mapping.Point, [
 		for _, row := range mem.rows {
 			p, err := tr.mapper.Map(row[:tr.nMap])
 			if err != nil {
-				rec := mappingRecord(tr.name, err)
-				if rec.Key == "" {
-					rec.Key = tr.mapper.KeyString(row[:tr.nMap])
-				}
-				dirtyRows = append(dirtyRows, rec)
+				dirtyRows = append(dirtyRows, tr.mappingRecord(row, err))
 				continue
 			}
 			points = append(points, p)

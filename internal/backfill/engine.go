@@ -617,7 +617,7 @@ func (e *engine) writePage(ctx context.Context, pg *page) error {
 	for i, row := range pg.rows {
 		p, err := t.mapper.Map(row[:t.nMap])
 		if err != nil {
-			if err := e.dirtyRow(t, row, mappingRecord(t.name, err)); err != nil {
+			if err := e.dirtyRow(t, row, t.mappingRecord(row, err)); err != nil {
 				return err
 			}
 			continue
@@ -716,19 +716,25 @@ func putWriteScratch(sc *writeScratch) {
 // mappingRecord is the dirty record of a row the mapper refused: a
 // *mapping.DirtyError names the column, value and reason; any other error
 // becomes the reason.
-func mappingRecord(table string, err error) dirty.Record {
+func (t *tableRun) mappingRecord(row []any, err error) dirty.Record {
 	var de *mapping.DirtyError
 	if errors.As(err, &de) {
-		return dirty.FromMapping(table, de)
+		return t.withKey(row, dirty.FromMapping(t.name, de))
 	}
-	return dirty.Record{Table: table, Reason: err.Error()}
+	return t.withKey(row, dirty.Record{Table: t.name, Reason: err.Error()})
+}
+
+// withKey fills in the row's key when the record has none.
+func (t *tableRun) withKey(row []any, rec dirty.Record) dirty.Record {
+	if rec.Key == "" {
+		rec.Key = t.mapper.KeyString(row[:t.nMap])
+	}
+	return rec
 }
 
 // dirtyRow records a row that will not be written and applies the policy.
 func (e *engine) dirtyRow(t *tableRun, row []any, rec dirty.Record) error {
-	if rec.Key == "" {
-		rec.Key = t.mapper.KeyString(row[:t.nMap])
-	}
+	rec = t.withKey(row, rec)
 	t.dirty.Add(1)
 	e.mu.Lock()
 	t.dirtyBy[rec.Reason]++

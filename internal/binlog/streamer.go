@@ -153,9 +153,8 @@ type Streamer struct {
 	// queued is the event queue of the current connection (nil between
 	// connections), for Waiting.
 	queued atomic.Pointer[chan queuedEvent]
-	// downSince is when the connection was lost (zero while connected or
-	// never lost); Run's goroutine only.
-	downSince time.Time
+	// outage says once that the connection was lost and once that it is back.
+	outage retry.Outage
 }
 
 // New returns a Streamer with defaults applied to cfg. It does not connect.
@@ -233,11 +232,9 @@ func (s *Streamer) Run(ctx context.Context, from Position, h Handler) error {
 	if err != nil {
 		return err
 	}
-	bo := retry.Forever(s.cfg.Reconnect.Backoff)
-	giveUp := s.cfg.Reconnect.Backoff.Elapsed // config.Unbounded: never
-
-	failures := 0
-	var failingSince time.Time
+	// Bounded by Reconnect.Backoff.Elapsed (config.Unbounded: never) and
+	// MaxAttempts, both counted without progress.
+	loop := retry.NewLoop(s.cfg.Reconnect.Backoff, s.cfg.Reconnect.MaxAttempts)
 	for {
 		start := p.commit
 		p.progress = false
@@ -253,27 +250,16 @@ func (s *Streamer) Run(ctx context.Context, from Position, h Handler) error {
 		if permanent {
 			return cerr
 		}
-		if p.progress {
-			failures = 0
-			failingSince = time.Time{}
-			bo.Reset()
-		}
-		failures++
-		if failingSince.IsZero() {
-			failingSince = time.Now()
-		}
-		since := time.Since(failingSince)
-		if s.cfg.Reconnect.MaxAttempts > 0 && failures >= s.cfg.Reconnect.MaxAttempts || giveUp > 0 && since >= giveUp {
+		wait, giveUp := loop.Failed(p.progress)
+		if giveUp {
 			return fmt.Errorf("binlog: giving up after %d failed attempts in %s without progress, last at %s: %w",
-				failures, since.Round(time.Millisecond), p.commit, err)
+				loop.Failures(), loop.FailingFor().Round(time.Millisecond), p.commit, err)
 		}
-		wait := bo.NextBackOff()
-		if s.downSince.IsZero() {
-			s.downSince = failingSince
-			s.log.Warn().Err(err).Int("attempt", failures).Dur("wait", wait).Stringer("from", p.commit).
+		if s.outage.Failed() {
+			s.log.Warn().Err(err).Int("attempt", loop.Failures()).Dur("wait", wait).Stringer("from", p.commit).
 				Msg("MySQL binlog stream lost; reconnecting from the last commit (further attempts log at debug until it is back)")
 		} else {
-			s.log.Debug().Err(err).Int("attempt", failures).Dur("wait", wait).Stringer("from", p.commit).
+			s.log.Debug().Err(err).Int("attempt", loop.Failures()).Dur("wait", wait).Stringer("from", p.commit).
 				Msg("MySQL binlog stream still down; reconnecting")
 		}
 		if err := s.cfg.Reconnect.Sleep(ctx, wait); err != nil {
@@ -318,9 +304,8 @@ func (s *Streamer) runOnce(ctx context.Context, p *processor) error {
 	if err != nil {
 		return fmt.Errorf("binlog: start streaming at %s: %w", from, err)
 	}
-	if !s.downSince.IsZero() {
-		s.log.Info().Dur("down_for", time.Since(s.downSince)).Stringer("from", from).Msg("MySQL reachable again: binlog stream resumed")
-		s.downSince = time.Time{}
+	if down, ended := s.outage.Recovered(); ended {
+		s.log.Info().Dur("down_for", down).Stringer("from", from).Msg("MySQL reachable again: binlog stream resumed")
 	} else {
 		s.log.Info().Stringer("from", from).Msg("binlog stream connected")
 	}

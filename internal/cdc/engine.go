@@ -433,8 +433,9 @@ func (e *Engine) stream(ctx context.Context, from binlog.Position) error {
 	e.mu.Lock()
 	e.acked = from
 	e.mu.Unlock()
-	bo := retry.Forever(config.Retry{Initial: e.opts.RestartInitial, Max: e.opts.RestartMax})
-	var failingSince time.Time
+	// Restarts never give up unless cdc.give_up_after bounds them, counted
+	// without a batch acknowledged.
+	loop := retry.NewLoop(config.Retry{Initial: e.opts.RestartInitial, Max: e.opts.RestartMax, Elapsed: e.cfg.CDC.GiveUpAfter}, 0)
 
 	statusCtx, stopStatus := context.WithCancel(ctx)
 	statusDone := make(chan struct{})
@@ -454,15 +455,11 @@ func (e *Engine) stream(ctx context.Context, from binlog.Position) error {
 		if !errors.As(err, &sf) {
 			return err
 		}
-		if e.Acked() != start || failingSince.IsZero() {
-			bo.Reset()
-			failingSince = time.Now()
-		}
-		if g := e.cfg.CDC.GiveUpAfter; g > 0 && time.Since(failingSince) >= g {
+		wait, giveUp := loop.Failed(e.Acked() != start)
+		if giveUp {
 			return fmt.Errorf("cdc: IoTDB has failed for %s without a batch acknowledged (cdc.give_up_after %s); the checkpoint stays at %s: %w",
-				time.Since(failingSince).Round(time.Second), g, e.Acked(), err)
+				loop.FailingFor().Round(time.Second), e.cfg.CDC.GiveUpAfter, e.Acked(), err)
 		}
-		wait := bo.NextBackOff()
 		e.metrics.restarts.Inc()
 		e.log.Warn().Err(err).Stringer("from", e.Acked()).Dur("wait", wait).
 			Msg("IoTDB write failed after retries; restarting the stream from the last acknowledged commit")

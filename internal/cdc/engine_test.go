@@ -487,3 +487,63 @@ func TestOtherServer(t *testing.T) {
 		}
 	}
 }
+
+// cdc.give_up_after bounds the stream restarts after IoTDB failures: with
+// no batch acknowledged for that long, stream ends with an error naming the
+// bound and the checkpoint (unbounded, the default, is the restart test
+// above).
+func TestStreamGivesUpAfterTheConfiguredBound(t *testing.T) {
+	sink := newMemSink()
+	sink.failWrite = func(int) error { return errors.New("connection refused") }
+	bs := &scriptStream{txs: []tx{insertTx(200, 1)}}
+	e := unitEngine(t, sink, bs)
+	e.cfg.CDC.GiveUpAfter = 100 * time.Millisecond
+	done := make(chan error, 1)
+	go func() { done <- e.stream(context.Background(), pos(100)) }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "cdc.give_up_after 100ms") || !strings.Contains(err.Error(), pos(100).String()) {
+			t.Fatalf("stream ended with %v, want the give-up error naming the bound and the checkpoint", err)
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("stream still restarting 30s past a 100ms cdc.give_up_after")
+	}
+	if n := len(bs.runs()); n < 2 {
+		t.Fatalf("gave up after %d runs: it should restart until the bound", n)
+	}
+}
+
+// handOverWiring is a wiring whose finished backfill copied tables.
+type handOverWiring struct {
+	nopWiring
+	flavor string
+	tables []string
+}
+
+func (w handOverWiring) HandOver(context.Context) (binlog.Position, string, []string, error) {
+	return pos(777), w.flavor, w.tables, nil
+}
+
+// start: backfill streams from the backfill's position only when that
+// backfill copied every mapped table, from a source of the same flavor.
+func TestHandOverNeedsEveryMappedTable(t *testing.T) {
+	e := unitEngine(t, newMemSink(), &scriptStream{})
+	e.flavor = binlog.FlavorMariaDB
+	for _, c := range []struct {
+		w       handOverWiring
+		wantErr string
+	}{
+		{handOverWiring{flavor: "mariadb", tables: []string{"other"}}, "mapped tables not copied by that backfill: t"},
+		{handOverWiring{flavor: "mysql", tables: []string{"t"}}, "the backfill read a mysql source, this one is mariadb"},
+		{handOverWiring{flavor: "mariadb", tables: []string{"other", "t"}}, ""},
+	} {
+		e.wiring = c.w
+		got, err := e.handOver(context.Background())
+		switch {
+		case c.wantErr != "" && (err == nil || !strings.Contains(err.Error(), c.wantErr)):
+			t.Errorf("%+v: err %v, want %q", c.w, err, c.wantErr)
+		case c.wantErr == "" && (err != nil || got != pos(777)):
+			t.Errorf("%+v: %s %v, want %s", c.w, got, err, pos(777))
+		}
+	}
+}

@@ -167,11 +167,7 @@ func (m *MariaDB) WaitCaughtUp(ctx context.Context, primary *MariaDB) error {
 		return fmt.Errorf("testenv: WaitCaughtUp: primary: %w", err)
 	}
 	defer pdb.Close()
-	var target string
-	if err := pdb.QueryRowContext(ctx, "SELECT @@gtid_binlog_pos").Scan(&target); err != nil {
-		return fmt.Errorf("testenv: WaitCaughtUp: primary @@gtid_binlog_pos: %w", err)
-	}
-	want, err := parseGTIDPos(target)
+	target, want, err := readGTIDPos(ctx, pdb, "primary", "gtid_binlog_pos")
 	if err != nil {
 		return err
 	}
@@ -182,11 +178,7 @@ func (m *MariaDB) WaitCaughtUp(ctx context.Context, primary *MariaDB) error {
 	defer db.Close()
 	wait := 5 * time.Millisecond
 	for {
-		var cur string
-		if err := db.QueryRowContext(ctx, "SELECT @@gtid_slave_pos").Scan(&cur); err != nil {
-			return fmt.Errorf("testenv: WaitCaughtUp: replica @@gtid_slave_pos: %w", err)
-		}
-		have, err := parseGTIDPos(cur)
+		cur, have, err := readGTIDPos(ctx, db, "replica", "gtid_slave_pos")
 		if err != nil {
 			return err
 		}
@@ -359,4 +351,15 @@ func (p gtidPos) String() string {
 		parts[i] = p[d].String()
 	}
 	return strings.Join(parts, ",")
+}
+
+// readGTIDPos reads the GTID position in @@variable of server, as text
+// and parsed.
+func readGTIDPos(ctx context.Context, db *sql.DB, server, variable string) (string, gtidPos, error) {
+	var v string
+	if err := db.QueryRowContext(ctx, "SELECT @@"+variable).Scan(&v); err != nil {
+		return "", nil, fmt.Errorf("testenv: WaitCaughtUp: %s @@%s: %w", server, variable, err)
+	}
+	p, err := parseGTIDPos(v)
+	return v, p, err
 }

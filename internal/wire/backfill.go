@@ -55,18 +55,12 @@ func RunBackfill(ctx context.Context, a BackfillArgs, stdout, stderr io.Writer) 
 		return ExitUsage
 	}
 	if !a.DryRun { // a dry run writes no state
-		// Before anything connects: the state directories take files, and
-		// no other process runs on this shard's state.
-		state := backfill.StatePath(cfg.Backfill.WithDefaults().State, shard)
-		if !checkStateDirs(cfg, stderr, "", stateFile{"backfill.state", state},
-			stateFile{"dirty_rows.file", cfg.DirtyRows.WithDefaults().File}) {
-			return ExitUsage
-		}
-		lk, code := lockState(state, "backfill state", stderr, "backfill: ")
-		if lk == nil {
+		release, code := claimState(cfg, stderr, "backfill: ", "backfill state",
+			stateFile{"backfill.state", backfill.StatePath(cfg.Backfill.State, shard)}, stateFile{"dirty_rows.file", cfg.DirtyRows.File})
+		if release == nil {
 			return code
 		}
-		defer lk.Release()
+		defer release()
 	}
 	// The sink and the engine tag their own log lines with their component.
 	log := process.NewLogger(cfg.Log, a.LogFormat, stderr)
@@ -100,7 +94,13 @@ func copyTables(ctx context.Context, w *Wiring, a BackfillArgs, shard backfill.S
 	if err != nil {
 		return ExitFailed, err
 	}
-	opts := w.backfillOptions(mappers)
+	var tables []backfill.Table
+	for _, t := range cfg.MySQL.Tables {
+		if mp := mappers[t.Name]; mp != nil {
+			tables = append(tables, backfill.Table{Config: t, Mapper: mp})
+		}
+	}
+	opts := w.backfillOptions(tables)
 	opts.Shard, opts.Restart = shard, a.Restart
 	opts.SourcePosition = w.sourcePosition
 	if a.DryRun {

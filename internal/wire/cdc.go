@@ -49,12 +49,12 @@ func RunCDC(ctx context.Context, a CDCArgs, stdout, stderr io.Writer) int {
 	if cfg == nil {
 		return code
 	}
-	cp := cfg.CDC.WithDefaults().Checkpoint.Path
+	cp := cfg.CDC.Checkpoint.Path
 	if a.Reset {
 		// Not while another process runs on this state. Without its
 		// directory there is no state, and no holder, to refuse for.
 		lk, err := statelock.Acquire(cp, "checkpoint")
-		if errors.Is(err, statelock.ErrInUse) || err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err != nil && !errors.Is(err, os.ErrNotExist) {
 			fmt.Fprintln(stderr, errorLine(err))
 			return ExitFailed
 		}
@@ -73,18 +73,14 @@ func RunCDC(ctx context.Context, a CDCArgs, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "cdc state reset: the next start begins from cdc.start (%s)\n", cfg.CDC.Start)
 		return ExitOK
 	}
-	if !a.Check {
-		// Before anything connects: the state directories take files, and
-		// no other process runs on this checkpoint (nor its snapshot state).
-		if !checkStateDirs(cfg, stderr, "cdc: ", stateFile{"cdc.checkpoint.path", cp},
-			stateFile{"dirty_rows.file", cfg.DirtyRows.WithDefaults().File}) {
-			return ExitUsage
-		}
-		lk, code := lockState(cp, "checkpoint", stderr, "cdc: ")
-		if lk == nil {
+	if !a.Check { // --check writes no state
+		// The checkpoint's lock covers its snapshot state too.
+		release, code := claimState(cfg, stderr, "cdc: ", "checkpoint",
+			stateFile{"cdc.checkpoint.path", cp}, stateFile{"dirty_rows.file", cfg.DirtyRows.File})
+		if release == nil {
 			return code
 		}
-		defer lk.Release()
+		defer release()
 	}
 	log := process.NewLogger(cfg.Log, a.LogFormat, stderr)
 	eng, err := NewCDC(cfg, log, cdc.Options{})

@@ -12,6 +12,7 @@ import (
 )
 
 // stateFile is a file a run writes, with the configuration key naming it.
+// The first of a run's files is its state, the one that is locked.
 type stateFile struct{ key, path string }
 
 // checkStateDirs checks that the directory of every state file exists and
@@ -62,14 +63,19 @@ func unwrapPath(err error) error {
 	return err
 }
 
-// lockState takes the lock of a state file for the life of the run (see
-// internal/statelock). When another process holds it, it prints who
-// (prefixed) and returns ExitFailed.
-func lockState(path, what string, stderr io.Writer, prefix string) (*statelock.Lock, int) {
-	lk, err := statelock.Acquire(path, what)
+// claimState is what every run that writes state does before anything
+// connects: check that the directories of its files take new files
+// (exit 2: configuration), then lock its state for the life of the run
+// (exit 1 naming the holder when another process has it). release undoes
+// the lock; it is nil when the claim failed.
+func claimState(cfg *config.Config, stderr io.Writer, prefix, what string, files ...stateFile) (release func(), code int) {
+	if !checkStateDirs(cfg, stderr, prefix, files...) {
+		return nil, ExitUsage
+	}
+	lk, err := statelock.Acquire(files[0].path, what)
 	if err != nil {
 		fmt.Fprintf(stderr, "%s%v\n", prefix, err)
 		return nil, ExitFailed
 	}
-	return lk, ExitOK
+	return func() { _ = lk.Release() }, ExitOK
 }

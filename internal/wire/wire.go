@@ -69,9 +69,6 @@ func (w *Wiring) OpenSource(ctx context.Context) (*sql.DB, string, error) {
 	return db, flavor, nil
 }
 
-// DB is the source pool (nil before OpenSource).
-func (w *Wiring) DB() *sql.DB { return w.db }
-
 func resolveFlavor(ctx context.Context, db *sql.DB, configured string) (string, error) {
 	switch strings.ToLower(configured) {
 	case binlog.FlavorMySQL:
@@ -95,7 +92,7 @@ func (w *Wiring) Binlog(flavor string) binlog.Config {
 		// The waits of iotdb.retry; the bound is cdc.give_up_after (by
 		// default none: a long-running cdc outlasts its neighbours).
 		Reconnect: binlog.Reconnect{Backoff: config.Retry{Initial: w.cfg.IoTDB.Retry.Initial, Max: w.cfg.IoTDB.Retry.Max,
-			Elapsed: w.cfg.CDC.WithDefaults().GiveUpAfter}},
+			Elapsed: w.cfg.CDC.GiveUpAfter}},
 	}
 	// The mode was checked when the configuration loaded: an error here is
 	// an unreadable CA file, which the SQL pool reported already.
@@ -197,19 +194,23 @@ func (w *Wiring) CompileAll(ctx context.Context) (map[string]*mapping.Mapper, er
 // progress in statePath and recording dirty rows in the job's log (cdc's
 // initial snapshot and a table added to its mappings).
 func (w *Wiring) Snapshot(ctx context.Context, tables []string, statePath, tag string) (string, error) {
-	mappers, err := w.CompileAll(ctx)
-	if err != nil {
-		return "", err
-	}
-	opts := w.backfillOptions(mappers)
-	opts.Tables = nil
+	var todo []backfill.Table
 	for _, name := range tables {
+		m, ok := w.cfg.Mapping(name)
+		if !ok {
+			return "", fmt.Errorf("internal: snapshot of unmapped table %s", name)
+		}
+		mp, err := w.Compile(ctx, m)
+		if err != nil {
+			return "", err
+		}
 		t, ok := w.cfg.Table(name)
 		if !ok {
 			t = &config.Table{Name: name}
 		}
-		opts.Tables = append(opts.Tables, backfill.Table{Config: *t, Mapper: mappers[name]})
+		todo = append(todo, backfill.Table{Config: *t, Mapper: mp})
 	}
+	opts := w.backfillOptions(todo)
 	opts.Backfill.State, opts.StateTag = statePath, tag
 	// Rows, rate and ETA every 10s in the log (component snapshot).
 	opts.Progress = &backfill.LogProgress{Log: w.log.With().Str("component", "snapshot").Logger()}
@@ -223,7 +224,7 @@ func (w *Wiring) Snapshot(ctx context.Context, tables []string, statePath, tag s
 // HandOver reads the state of a finished backfill (backfill.state of the
 // configuration) for cdc's start: backfill.
 func (w *Wiring) HandOver(ctx context.Context) (binlog.Position, string, []string, error) {
-	path := w.cfg.Backfill.WithDefaults().State
+	path := w.cfg.Backfill.State
 	st, found, err := backfill.LoadState(path)
 	switch {
 	case err != nil:
@@ -260,12 +261,13 @@ func (w *Wiring) sourcePosition(ctx context.Context) (binlog.Position, string, e
 	return pos, flavor, err
 }
 
-// backfillOptions are the backfill engine's options for this job: every
-// mapped table with its compiled mapper, written to the open sink.
-func (w *Wiring) backfillOptions(mappers map[string]*mapping.Mapper) backfill.Options {
+// backfillOptions are the backfill engine's options for this job: the
+// given tables, read from the source pool and written to the open sink.
+func (w *Wiring) backfillOptions(tables []backfill.Table) backfill.Options {
 	opts := backfill.Options{
 		DB:       w.db,
 		Database: w.cfg.MySQL.Database,
+		Tables:   tables,
 		Backfill: w.cfg.Backfill,
 		Dirty:    w.dirty,
 		Retry:    w.cfg.IoTDB.Retry,
@@ -273,11 +275,6 @@ func (w *Wiring) backfillOptions(mappers map[string]*mapping.Mapper) backfill.Op
 	}
 	if w.sink != nil {
 		opts.Writer = w.sink
-	}
-	for _, t := range w.cfg.MySQL.Tables {
-		if mp := mappers[t.Name]; mp != nil {
-			opts.Tables = append(opts.Tables, backfill.Table{Config: t, Mapper: mp})
-		}
 	}
 	return opts
 }
