@@ -293,7 +293,7 @@ func (s *serverCPU) done(r *result) {
 }
 
 // cdcDir makes a fresh directory for one cdc run and writes its config.
-func (w *world) cdcSetup(ctx context.Context, name, start, iotdb string) (cmd *exec.Cmd, ckPath, metricsAddr string, err error) {
+func (w *world) cdcSetup(ctx context.Context, name, start, iotdb string, spec mappingSpec) (cmd *exec.Cmd, ckPath, metricsAddr string, err error) {
 	bin, err := w.build(ctx, "cdc")
 	if err != nil {
 		return nil, "", "", err
@@ -314,7 +314,7 @@ func (w *world) cdcSetup(ctx context.Context, name, start, iotdb string) (cmd *e
 	cfg := cdcConfig(cdcParams{
 		host: w.db.Host, port: w.db.Port, user: w.db.BridgeUser, password: w.db.BridgePassword, dbName: w.db.Database,
 		iotdb: iotdb, dir: dir, start: start, metrics: metricsAddr,
-		batchRows: w.opts.batchRows, batchInterval: w.opts.cdcBatchInterval,
+		batchRows: w.opts.batchRows, batchInterval: w.opts.cdcBatchInterval, spec: spec,
 	})
 	path := filepath.Join(dir, "cdc.yaml")
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
@@ -322,6 +322,7 @@ func (w *world) cdcSetup(ctx context.Context, name, start, iotdb string) (cmd *e
 	}
 	cmd = exec.Command(bin, "--config", path)
 	cmd.Dir = dir
+	cmd.Env = profileEnv(name)
 	return cmd, ckPath, metricsAddr, nil
 }
 
@@ -336,6 +337,7 @@ type cdcParams struct {
 	metrics                string // host:port
 	batchRows              int
 	batchInterval          time.Duration // 0: cdc's default (iotdb.batch.interval, 200ms)
+	spec                   mappingSpec   // the mapping (devices.go); zero: the cdc suite's
 }
 
 // cdcConfig is the YAML for cmd/cdc: every key not set here keeps its
@@ -346,7 +348,8 @@ func cdcConfig(p cdcParams) string {
 	fmt.Fprintf(&b, "  host: %s\n  port: %d\n", yamlStr(p.host), p.port)
 	fmt.Fprintf(&b, "  user: %s\n  password: %s\n", yamlStr(p.user), yamlStr(p.password))
 	fmt.Fprintf(&b, "  database: %s\n  tls: disabled\n", yamlStr(p.dbName))
-	fmt.Fprintf(&b, "  tables:\n    - name: %s\n", cdcTable)
+	spec := p.spec.orDefault(cdcTable, cdcPrefix)
+	fmt.Fprintf(&b, "  tables:\n    - name: %s\n", spec.srcTable)
 	fmt.Fprintf(&b, "iotdb:\n")
 	fmt.Fprintf(&b, "  nodes: [%s]\n  user: root\n  password: root\n  create_schema: true\n", yamlStr(p.iotdb))
 	if p.batchInterval > 0 {
@@ -354,13 +357,7 @@ func cdcConfig(p cdcParams) string {
 	} else {
 		fmt.Fprintf(&b, "  batch: {rows: %d}\n", p.batchRows)
 	}
-	fmt.Fprintf(&b, "  mappings:\n")
-	fmt.Fprintf(&b, "    - table: %s\n", cdcTable)
-	fmt.Fprintf(&b, "      device: \"%s.${site}.${device_id}\"\n", cdcPrefix)
-	fmt.Fprintf(&b, "      time: {column: created_at}\n      aligned: true\n      measurements:\n")
-	for _, m := range measurementColumns {
-		fmt.Fprintf(&b, "        - {column: %s}\n", m)
-	}
+	spec.writeMapping(&b)
 	fmt.Fprintf(&b, "cdc:\n  start: %s\n", p.start)
 	fmt.Fprintf(&b, "  checkpoint:\n    path: %s\n", yamlStr(filepath.Join(p.dir, "checkpoint.json")))
 	fmt.Fprintf(&b, "dirty_rows:\n  file: %s\n", yamlStr(filepath.Join(p.dir, "dirty-rows.jsonl")))
@@ -377,12 +374,18 @@ func cdcConfig(p cdcParams) string {
 // position that is not a commit of the range, which the check cannot see
 // for many transactions: there it only records them).
 func (w *world) runCDCRange(ctx context.Context, name string, rng cdcRange) *cdcResult {
+	return w.runCDCRangeAs(ctx, name, rng, mappingSpec{})
+}
+
+// runCDCRangeAs is runCDCRange with the mapping spec (devices.go).
+func (w *world) runCDCRangeAs(ctx context.Context, name string, rng cdcRange, spec mappingSpec) *cdcResult {
+	spec = spec.orDefault(cdcTable, cdcPrefix)
 	res := &cdcResult{result: result{Phase: name, Rows: rng.rows}, From: rng.from.String(), To: rng.to.String()}
 	if err := w.restartIoTDB(ctx); err != nil {
 		return res.fail(err)
 	}
 	start := fmt.Sprintf("{file: %s, pos: %d}", yamlStr(rng.from.File), rng.from.Pos)
-	cmd, ckPath, maddr, err := w.cdcSetup(ctx, name, start, w.iotAddr)
+	cmd, ckPath, maddr, err := w.cdcSetup(ctx, name, start, w.iotAddr, spec)
 	if err != nil {
 		return res.fail(err)
 	}
@@ -445,12 +448,12 @@ func (w *world) runCDCRange(ctx context.Context, name string, rng cdcRange) *cdc
 			problems = append(problems, fmt.Sprintf("checkpoint named %s, inside the transaction %s..%s", p, rng.from, rng.to))
 		}
 	}
-	got, err := w.countPoints(ctx, cdcPrefix+".**")
+	got, err := w.countSpec(ctx, spec)
 	res.Points = got
 	if err != nil {
 		problems = append(problems, fmt.Sprintf("count points: %v", err))
 	} else if got != rng.points {
-		problems = append(problems, fmt.Sprintf("iotdbtest holds %d points under %s.**, want %d", got, cdcPrefix, rng.points))
+		problems = append(problems, fmt.Sprintf("iotdbtest holds %d points in %s, want %d", got, spec.where(), rng.points))
 	}
 	res.Check = "ok"
 	if len(problems) > 0 {
@@ -647,7 +650,7 @@ func (w *world) runCDCLive(ctx context.Context) *cdcResult {
 		return res.fail(err)
 	}
 	defer srv.Close()
-	cmd, _, maddr, err := w.cdcSetup(ctx, "cdc-live", "latest", srv.Addr())
+	cmd, _, maddr, err := w.cdcSetup(ctx, "cdc-live", "latest", srv.Addr(), mappingSpec{})
 	if err != nil {
 		return res.fail(err)
 	}

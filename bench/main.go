@@ -27,6 +27,7 @@ package main
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
@@ -73,6 +74,13 @@ type options struct {
 	cdcBatchInterval time.Duration
 	cdcRepeat        int
 
+	devOpts // the devices suite (devices.go)
+
+	// sync suite (sync.go)
+	syncRows     int64
+	syncChanged  int64
+	syncLookback time.Duration
+
 	// child mode (re-executed bench process)
 	phase  string
 	dsn    string
@@ -93,6 +101,12 @@ func (o *options) maxRows() int64 {
 	if slices.ContainsFunc(cdcPhaseNames(), o.wants) {
 		n = max(n, o.cdcRows+o.bigTxRows+int64(o.liveRate*(o.liveSeconds+o.liveWarmup).Seconds()))
 	}
+	if slices.ContainsFunc(syncPhaseNames(), o.wants) {
+		n += o.syncRows // a table of its own
+	}
+	if (o.suite == "devices" || o.suite == "all") && len(o.only) == 0 {
+		n += o.devOpts.maxRows()
+	}
 	return n
 }
 
@@ -102,6 +116,9 @@ func (o *options) wants(name string) bool {
 	suite := "backfill"
 	if slices.Contains(cdcPhaseNames(), name) {
 		suite = "cdc"
+	}
+	if slices.Contains(syncPhaseNames(), name) {
+		suite = "sync"
 	}
 	if o.suite != "all" && o.suite != suite {
 		return false
@@ -127,7 +144,11 @@ func parseFlags(args []string) (*options, error) {
 	fs.IntVar(&o.pageRows, "page-rows", 10000, "keyset page size (every reader; backfill.page_rows)")
 	fs.IntVar(&o.batchRows, "batch-rows", 10000, "iotdb.batch.rows for the backfill")
 	fs.IntVar(&o.recordsBatch, "records-batch", 1024, "rows per insertRecords call in the insert-records phase")
-	fs.StringVar(&o.suite, "suite", "all", "backfill | cdc | all")
+	fs.StringVar(&o.suite, "suite", "all", "backfill | cdc | sync | devices | all")
+	devFlags := o.devOpts.register(fs)
+	fs.Int64Var(&o.syncRows, "sync-rows", 10_000_000, "sync: rows in its table (cursor column indexed)")
+	fs.Int64Var(&o.syncChanged, "sync-changed", 10_000, "sync: rows whose cursor moves before the second run")
+	fs.DurationVar(&o.syncLookback, "sync-lookback", time.Minute, "sync: cursor.lookback of the runs (the span re-read before the mark: 1000 rows per second of it)")
 	fs.Int64Var(&o.cdcRows, "cdc-rows", 1_000_000, "cdc catch-up: rows already in the binlog when cdc starts")
 	fs.Int64Var(&o.cdcChunk, "cdc-tx-rows", 1000, "cdc catch-up: rows per transaction")
 	fs.Int64Var(&o.bigTxRows, "big-tx-rows", 1_000_000, "cdc big transaction: rows in the one transaction")
@@ -163,10 +184,13 @@ func parseFlags(args []string) (*options, error) {
 		slices.Sort(o.sizes)
 		o.sizes = slices.Compact(o.sizes)
 	}
+	if err := devFlags(); err != nil {
+		return nil, err
+	}
 	if *only != "" {
 		for _, p := range strings.Split(*only, ",") {
 			p = strings.TrimSpace(p)
-			if findPhase(p) == nil && !slices.Contains(cdcPhaseNames(), p) {
+			if findPhase(p) == nil && !slices.Contains(cdcPhaseNames(), p) && !slices.Contains(syncPhaseNames(), p) {
 				return nil, fmt.Errorf("--only: unknown phase %q (have %s)", p, strings.Join(append(phaseNames(), cdcPhaseNames()...), ", "))
 			}
 			o.only = append(o.only, p)
@@ -183,8 +207,10 @@ func parseFlags(args []string) (*options, error) {
 		return nil, errors.New("--nulls must be in [0, 1)")
 	case o.readers < 1 || o.writers < 1 || o.partitions < 1 || o.pageRows < 1 || o.batchRows < 1 || o.recordsBatch < 1:
 		return nil, errors.New("--readers, --writers, --partitions, --page-rows, --batch-rows, --records-batch must be positive")
-	case o.suite != "backfill" && o.suite != "cdc" && o.suite != "all":
-		return nil, fmt.Errorf("--suite %q: want backfill, cdc or all", o.suite)
+	case o.suite != "backfill" && o.suite != "cdc" && o.suite != "sync" && o.suite != "devices" && o.suite != "all":
+		return nil, fmt.Errorf("--suite %q: want backfill, cdc, sync, devices or all", o.suite)
+	case o.syncRows < 1 || o.syncChanged < 1 || o.syncLookback < 0:
+		return nil, errors.New("--sync-rows and --sync-changed must be positive, --sync-lookback not negative")
 	case o.cdcRows < 1 || o.cdcChunk < 1 || o.bigTxRows < 1 || o.liveConns < 1 || o.cdcRepeat < 1:
 		return nil, errors.New("--cdc-rows, --cdc-tx-rows, --big-tx-rows, --live-conns, --cdc-repeat must be positive")
 	case o.liveRate <= 0 || o.liveSeconds <= 0 || o.liveWarmup < 0 || o.livePoll <= 0:
@@ -285,6 +311,19 @@ func run(ctx context.Context, o *options) (code int) {
 			return 130
 		}
 	}
+	if (o.suite == "devices" || o.suite == "all") && len(o.only) == 0 {
+		rep.devices = runDevicesSuite(ctx, w)
+		if ctx.Err() != nil {
+			return 130
+		}
+	}
+	var syncRes []*syncResult
+	if slices.ContainsFunc(syncPhaseNames(), o.wants) {
+		syncRes = runSyncSuite(ctx, w)
+		if ctx.Err() != nil {
+			return 130
+		}
+	}
 	if o.json {
 		err = rep.writeJSON(os.Stdout)
 	} else {
@@ -293,6 +332,18 @@ func run(ctx context.Context, o *options) (code int) {
 	if err != nil {
 		logf("%v", err)
 		return 1
+	}
+	if len(syncRes) > 0 {
+		if o.json {
+			_ = json.NewEncoder(os.Stdout).Encode(map[string]any{"sync": syncRes})
+		} else {
+			writeSyncText(os.Stdout, o, syncRes)
+		}
+	}
+	for _, r := range syncRes {
+		if !r.ok() {
+			return 1
+		}
 	}
 	if rep.failed() {
 		return 1

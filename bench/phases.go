@@ -22,6 +22,7 @@ type phase struct {
 	name  string
 	about string
 	iotdb bool // gets a fresh iotdbtest before it starts
+	keep  bool // runs on the iotdbtest the phase before left (verify reads what backfill wrote)
 	// command builds the child for a table of n rows.
 	command func(ctx context.Context, w *world, n int64) (*exec.Cmd, error)
 	// check returns the points the phase delivered (or read) and "" if
@@ -43,6 +44,13 @@ var phases = []phase{
 		iotdb:   true,
 		command: backfillCommand,
 		check:   checkIoTDB("root.bench.**"),
+	},
+	{
+		name:    "verify",
+		about:   "./cmd/verify of what backfill wrote (coarse: aggregates from iotdbtest)",
+		keep:    true,
+		command: verifyCommand,
+		check:   checkVerify,
 	},
 	{
 		name:    "insert-records",
@@ -103,11 +111,13 @@ func runPhase(ctx context.Context, w *world, p phase, n int64) *result {
 		logf("phase %s: %v", p.name, err)
 		return res
 	}
-	if p.iotdb {
+	switch {
+	case p.keep:
+	case p.iotdb:
 		if err := w.restartIoTDB(ctx); err != nil {
 			return fail(err)
 		}
-	} else {
+	default:
 		w.stopIoTDB()
 	}
 	cmd, err := p.command(ctx, w, n)
@@ -245,6 +255,7 @@ type bfParams struct {
 	readers, writers       int
 	partitions, pageRows   int
 	batchRows              int
+	spec                   mappingSpec // the mapping (devices.go); zero: the backfill suite's
 }
 
 // yamlStr quotes s for the config: Go's %q is valid YAML double-quoted
@@ -261,18 +272,12 @@ func backfillConfig(p bfParams) string {
 	fmt.Fprintf(&b, "  host: %s\n  port: %d\n", yamlStr(p.host), p.port)
 	fmt.Fprintf(&b, "  user: %s\n  password: %s\n", yamlStr(p.user), yamlStr(p.password))
 	fmt.Fprintf(&b, "  database: %s\n  tls: disabled\n", yamlStr(p.dbName))
-	fmt.Fprintf(&b, "  tables:\n    - name: %s\n      partition: {column: id, count: %d}\n", tableName, p.partitions)
+	spec := p.spec.orDefault(tableName, "root.bench")
+	fmt.Fprintf(&b, "  tables:\n    - name: %s\n      partition: {column: id, count: %d}\n", spec.srcTable, p.partitions)
 	fmt.Fprintf(&b, "iotdb:\n")
 	fmt.Fprintf(&b, "  nodes: [%s]\n  user: root\n  password: root\n  create_schema: true\n", yamlStr(p.iotdb))
 	fmt.Fprintf(&b, "  batch: {rows: %d}\n", p.batchRows)
-	fmt.Fprintf(&b, "  mappings:\n")
-	fmt.Fprintf(&b, "    - table: %s\n", tableName)
-	// Not env-expanded: ${...} in a device template names a column.
-	fmt.Fprintf(&b, "      device: \"root.bench.${site}.${device_id}\"\n")
-	fmt.Fprintf(&b, "      time: {column: created_at}\n      aligned: true\n      measurements:\n")
-	for _, m := range measurementColumns {
-		fmt.Fprintf(&b, "        - {column: %s}\n", m)
-	}
+	spec.writeMapping(&b)
 	fmt.Fprintf(&b, "backfill:\n  readers: %d\n  writers: %d\n  page_rows: %d\n", p.readers, p.writers, p.pageRows)
 	fmt.Fprintf(&b, "  state: %s\n", yamlStr(filepath.Join(p.dir, "state.json")))
 	fmt.Fprintf(&b, "dirty_rows:\n  file: %s\n", yamlStr(filepath.Join(p.dir, "dirty-rows.jsonl")))

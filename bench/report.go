@@ -28,6 +28,7 @@ type report struct {
 	results []*result // one per phase, in phase order, at --rows
 	sizes   []*result // the backfill at each --sizes entry
 	cdc     []*cdcResult
+	devices []*devResult // the device-cardinality suite (devices.go)
 }
 
 // describeEnv records what the figures depend on.
@@ -72,6 +73,11 @@ func (r *report) failed() bool {
 			return true
 		}
 	}
+	for _, x := range r.devices {
+		if !x.ok() {
+			return true
+		}
+	}
 	return false
 }
 
@@ -90,6 +96,15 @@ func (r *report) ratios() []ratio {
 			ratio{"backfill ÷ raw-scan, client CPU per row", div(bf.perM(bf.ClientCPUS), raw.perM(raw.ClientCPUS))},
 			ratio{"backfill ÷ raw-scan, mariadbd CPU per row", div(bf.perM(bf.MariaCPUS), raw.perM(raw.MariaCPUS))},
 		)
+	}
+	if vf := r.get("verify"); vf != nil && raw != nil {
+		out = append(out,
+			ratio{"verify ÷ raw-scan, rows/s (target ≥ 1)", div(vf.rowsPerS(), raw.rowsPerS())},
+			ratio{"verify ÷ raw-scan, client CPU per row", div(vf.perM(vf.ClientCPUS), raw.perM(raw.ClientCPUS))},
+		)
+		if bf != nil {
+			out = append(out, ratio{"verify ÷ backfill, rows/s", div(vf.rowsPerS(), bf.rowsPerS())})
+		}
 	}
 	if ir != nil && bf != nil {
 		out = append(out,
@@ -208,6 +223,9 @@ func (r *report) writeText(w io.Writer) error {
 	if len(r.cdc) > 0 {
 		r.writeCDCText(w)
 	}
+	if len(r.devices) > 0 {
+		r.writeDevicesText(w)
+	}
 	return nil
 }
 
@@ -272,6 +290,9 @@ func (r *report) writeJSON(w io.Writer) error {
 			"live_conns": o.liveConns, "live_poll_us": o.livePoll.Microseconds(),
 		}
 		doc["cdc"] = map[string]any{"phases": r.cdc, "ratios": r.cdcRatios(), "targets": r.cdcTargets()}
+	}
+	if len(r.devices) > 0 {
+		doc["devices"] = map[string]any{"cases": r.devices, "targets": r.devicesTargets(), "params": o.devOpts.params()}
 	}
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")

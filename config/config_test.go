@@ -56,14 +56,10 @@ var badConfigs = map[string][]string{
 	"unknown_key.yaml": {
 		`testdata/bad/unknown_key.yaml:4: mysql.tabels: unknown field (did you mean "tables"?)`,
 		`testdata/bad/unknown_key.yaml:13: iotdb.mappings[0].time.zoen: unknown field (did you mean "zone"?)`,
-		`testdata/bad/unknown_key.yaml:16: verbose: unknown field; known fields: mysql, iotdb, backfill, cdc, dirty_rows, metrics, log`,
-	},
-	"missing_table.yaml": {
-		`testdata/bad/missing_table.yaml:2: mysql.tables: at least one table is required`,
+		`testdata/bad/unknown_key.yaml:16: verbose: unknown field; known fields: mysql, iotdb, backfill, cdc, sync, dirty_rows, metrics, log`,
 	},
 	"unlisted_table.yaml": {
-		`testdata/bad/unlisted_table.yaml:5: mysql.tables[0]: table "sensor_readings" has no mapping in iotdb.mappings (add one, or remove the table)`,
-		`testdata/bad/unlisted_table.yaml:9: iotdb.mappings[0].table: table "sensor_reading" is not listed in mysql.tables (did you mean "sensor_readings"?)`,
+		`testdata/bad/unlisted_table.yaml:5: mysql.tables[0]: table "sensor_readings" has no mapping in iotdb.mappings (did you mean "sensor_reading"?; add one, or remove the table)`,
 	},
 	"template_unclosed.yaml": {
 		`testdata/bad/template_unclosed.yaml:10: iotdb.mappings[0].device: "root.factory.${site.${device_id}": unbalanced placeholder "${site.${device_id}" at offset 13`,
@@ -87,7 +83,7 @@ var badConfigs = map[string][]string{
 		`testdata/bad/bad_unit.yaml:23: iotdb.mappings[1].time.unit: "sec" is not one of s, ms, us, ns`,
 	},
 	"bad_enum.yaml": {
-		`testdata/bad/bad_enum.yaml:4: mysql.tls: "yes-please" is not one of disabled, preferred, required, verify-ca`,
+		`testdata/bad/bad_enum.yaml:4: mysql.tls: "yes-please" is not one of disabled, preferred, required, verify-ca, verify-identity`,
 		`testdata/bad/bad_enum.yaml:5: mysql.flavor: "percona" is not one of auto, mysql, mariadb`,
 		`testdata/bad/bad_enum.yaml:10: iotdb.model: "graph" is not one of tree, table`,
 		`testdata/bad/bad_enum.yaml:11: iotdb.timestamp_precision: "s" is not one of auto, ms, us, ns`,
@@ -98,7 +94,7 @@ var badConfigs = map[string][]string{
 		`testdata/bad/bad_enum.yaml:22: iotdb.mappings[0].zero_date: "zero" is not one of dirty, null`,
 		`testdata/bad/bad_enum.yaml:24: dirty_rows.policy: "retry" is not one of skip, fail`,
 		`testdata/bad/bad_enum.yaml:26: log.level: "verbose" is not one of debug, info, warn, error`,
-		`testdata/bad/bad_enum.yaml:27: log.format: "text" is not one of json, console`,
+		`testdata/bad/bad_enum.yaml:27: log.format: "text" is not one of auto, json, console`,
 	},
 	"missing_env.yaml": {
 		`testdata/bad/missing_env.yaml:3: mysql.password: environment variable BRIDGE_TEST_UNSET_PASSWORD is not set (write ${BRIDGE_TEST_UNSET_PASSWORD:-default} to give a default)`,
@@ -282,8 +278,11 @@ func TestExample(t *testing.T) {
 	check("tables", len(c.MySQL.Tables), 1)
 	check("partition", c.MySQL.Tables[0].Partition, Partition{Column: "id", Count: 8})
 	check("where", c.MySQL.Tables[0].Where, "created_at >= '2020-01-01'")
+	check("cursor", *c.MySQL.Tables[0].Cursor, Cursor{Columns: []string{"updated_at", "created_at"},
+		Lookback: Lookback{Set: true, Duration: 5 * time.Minute}, Zone: "UTC", Nulls: CursorNullsDirty})
+	check("sync", c.Sync, Sync{State: "./sync.state.json", Lookback: 5 * time.Minute, PageRows: 10000, Listen: "127.0.0.1:9464", ShutdownTimeout: 30 * time.Second})
 	check("nodes", c.IoTDB.Nodes, []string{"127.0.0.1:6667"})
-	check("batch", c.IoTDB.Batch, Batch{Rows: 10000, Interval: 200 * time.Millisecond})
+	check("batch", c.IoTDB.Batch, Batch{Rows: 10000, Interval: 200 * time.Millisecond, MaxBytes: 8 << 20})
 	m, ok := c.Mapping("sensor_readings")
 	if !ok {
 		t.Fatal("no mapping for sensor_readings")
@@ -292,13 +291,13 @@ func TestExample(t *testing.T) {
 	check("database", m.Database, "root.factory")
 	check("time", m.Time, TimeSpec{Column: "created_at", Zone: "UTC"})
 	check("measurements", m.Measurements, []Measurement{
-		{Column: "temperature", Name: "temperature", Type: "DOUBLE", Pos: Pos{"../config.example.yaml", 66}},
-		{Column: "humidity", Name: "humidity", Pos: Pos{"../config.example.yaml", 69}},
-		{Column: "status", Name: "state", Type: "INT32", Pos: Pos{"../config.example.yaml", 70}},
+		{Column: "temperature", Name: "temperature", Type: "DOUBLE", Pos: Pos{"../config.example.yaml", 78}},
+		{Column: "humidity", Name: "humidity", Pos: Pos{"../config.example.yaml", 81}},
+		{Column: "status", Name: "state", Type: "INT32", Pos: Pos{"../config.example.yaml", 82}},
 	})
 	check("start", c.CDC.Start, Start{Mode: StartInitial})
-	check("metrics", c.Metrics.Listen, ":9464")
-	check("log", c.Log, Log{Level: "info", Format: "json"})
+	check("metrics", c.Metrics.Listen, "127.0.0.1:9464")
+	check("log", c.Log, Log{Level: "info", Format: "auto"})
 }
 
 func TestDefaults(t *testing.T) {
@@ -311,9 +310,9 @@ func TestDefaults(t *testing.T) {
 			Tables: []Table{{Name: "sensor_readings", Partition: Partition{Count: 16}, Pos: Pos{"test.yaml", 5}}},
 		},
 		IoTDB: IoTDB{
-			Nodes: []string{"127.0.0.1:6667"}, User: "root", Model: "tree", CreateSchema: true,
+			Nodes: []string{"127.0.0.1:6667"}, User: "root", Password: "root", Model: "tree", CreateSchema: true,
 			Precision: "auto", Sessions: 4, WriteTimeout: 30 * time.Second,
-			Batch: Batch{Rows: 10000, Interval: 200 * time.Millisecond},
+			Batch: Batch{Rows: 10000, Interval: 200 * time.Millisecond, MaxBytes: 8 << 20},
 			Retry: Retry{Initial: 100 * time.Millisecond, Max: 10 * time.Second, Elapsed: 5 * time.Minute},
 			Mappings: []Mapping{{
 				Table: "sensor_readings", Device: "root.factory.${site}.${device_id}", Database: "root.factory",
@@ -325,9 +324,10 @@ func TestDefaults(t *testing.T) {
 		},
 		Backfill:  Backfill{Readers: 4, Writers: 2, PageRows: 10000, Queue: 8, State: "./backfill.state.json", ShutdownTimeout: 30 * time.Second},
 		CDC:       CDC{Start: Start{Mode: "initial"}, Checkpoint: Checkpoint{Path: "./cdc.checkpoint.json", Interval: time.Second}, Heartbeat: time.Second, ShutdownTimeout: 30 * time.Second, OnPurged: "fail", GiveUpAfter: Unbounded},
+		Sync:      Sync{State: "./sync.state.json", Lookback: 5 * time.Minute, PageRows: 10000, Listen: "127.0.0.1:9464", ShutdownTimeout: 30 * time.Second},
 		DirtyRows: DirtyRows{Policy: "skip", File: "./dirty-rows.jsonl", Max: 1000},
-		Metrics:   Metrics{Listen: ":9464"},
-		Log:       Log{Level: "info", Format: "json"},
+		Metrics:   Metrics{Listen: "127.0.0.1:9464"},
+		Log:       Log{Level: "info", Format: "auto"},
 		Path:      "test.yaml",
 	}
 	c.fields = nil

@@ -30,6 +30,8 @@ type decoder struct {
 	seen   map[string]Pos  // field path -> position of its value node
 	bad    map[string]bool // field paths that failed to decode (validation skips them)
 	lookup func(string) (string, bool)
+
+	noMappings bool // LoadForDiscovery: a missing mappings_dir is an empty one
 }
 
 var (

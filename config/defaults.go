@@ -14,10 +14,12 @@ const (
 	DefaultServerID        = 5401
 	DefaultFlavor          = "auto"
 	DefaultIoTDBUser       = "root"
+	DefaultIoTDBPassword   = "root" // IoTDB's own default for root; only with user root and no password given
 	DefaultSessions        = 4
 	DefaultWriteTimeout    = 30 * time.Second
 	DefaultBatchRows       = 10000
 	DefaultBatchInterval   = 200 * time.Millisecond
+	DefaultBatchMaxBytes   = 8 << 20
 	DefaultRetryInitial    = 100 * time.Millisecond
 	DefaultRetryMax        = 10 * time.Second
 	DefaultRetryElapsed    = 5 * time.Minute
@@ -33,9 +35,9 @@ const (
 	DefaultShutdownTimeout = 30 * time.Second
 	DefaultDirtyFile       = "./dirty-rows.jsonl"
 	DefaultDirtyMax        = 1000
-	DefaultMetricsListen   = ":9464"
+	DefaultMetricsListen   = "127.0.0.1:9464"
 	DefaultLogLevel        = "info"
-	DefaultLogFormat       = "json"
+	DefaultLogFormat       = "auto"
 )
 
 // applyDefaults fills what the file left out. Numbers take their default only
@@ -81,6 +83,7 @@ func applyDefaults(c *Config, d *decoder) {
 	str(&bf.State, DefaultStateFile)
 	dur(&bf.ShutdownTimeout, "backfill.shutdown_timeout", DefaultShutdownTimeout)
 
+	implicitTables(c, d)
 	for i := range my.Tables {
 		p := fmt.Sprintf("mysql.tables[%d].partition", i)
 		part := &my.Tables[i].Partition
@@ -91,6 +94,9 @@ func applyDefaults(c *Config, d *decoder) {
 
 	db := &c.IoTDB
 	str(&db.User, DefaultIoTDBUser)
+	if db.User == DefaultIoTDBUser && absent("iotdb.password") && absent("iotdb.password_file") {
+		db.Password = DefaultIoTDBPassword // a fresh IoTDB's root password: the first run works
+	}
 	lower(&db.Model, ModelTree)
 	if absent("iotdb.create_schema") {
 		db.CreateSchema = true
@@ -100,6 +106,7 @@ func applyDefaults(c *Config, d *decoder) {
 	dur(&db.WriteTimeout, "iotdb.write_timeout", DefaultWriteTimeout)
 	num(&db.Batch.Rows, "iotdb.batch.rows", DefaultBatchRows)
 	dur(&db.Batch.Interval, "iotdb.batch.interval", DefaultBatchInterval)
+	num(&db.Batch.MaxBytes, "iotdb.batch.max_bytes", DefaultBatchMaxBytes)
 	dur(&db.Retry.Initial, "iotdb.retry.initial", DefaultRetryInitial)
 	dur(&db.Retry.Max, "iotdb.retry.max", DefaultRetryMax)
 	switch {
@@ -159,6 +166,7 @@ func applyDefaults(c *Config, d *decoder) {
 	}
 	lower(&c.Log.Level, DefaultLogLevel)
 	lower(&c.Log.Format, DefaultLogFormat)
+	applySyncDefaults(c, d)
 }
 
 // The WithDefaults methods fill the zero fields of a section built in code
@@ -235,6 +243,9 @@ func (c IoTDB) WithDefaults() IoTDB {
 	}
 	if c.Batch.Interval <= 0 {
 		c.Batch.Interval = DefaultBatchInterval
+	}
+	if c.Batch.MaxBytes <= 0 {
+		c.Batch.MaxBytes = DefaultBatchMaxBytes
 	}
 	c.Retry = c.Retry.WithDefaults()
 	return c

@@ -38,10 +38,26 @@ func Parse(data []byte, name string) (*Config, error) {
 	return parse(data, name, os.LookupEnv)
 }
 
+// LoadForDiscovery is Load for cmd/discover, which writes the mappings: a
+// file with no mapping yet (and mysql.tables entries not mapped yet) loads;
+// every other rule is checked as Load checks it.
+func LoadForDiscovery(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, readError(path, err)
+	}
+	return parseWith(data, path, os.LookupEnv, true)
+}
+
 func parse(data []byte, name string, lookup func(string) (string, bool)) (*Config, error) {
+	return parseWith(data, name, lookup, false)
+}
+
+// parseWith is parse; noMappings allows a configuration without mappings.
+func parseWith(data []byte, name string, lookup func(string) (string, bool), noMappings bool) (*Config, error) {
 	ps := &problems{}
 	ps.fileRank(name)
-	d := &decoder{file: name, ps: ps, seen: map[string]Pos{}, bad: map[string]bool{}, lookup: lookup}
+	d := &decoder{file: name, ps: ps, seen: map[string]Pos{}, bad: map[string]bool{}, lookup: lookup, noMappings: noMappings}
 	root := d.parseDocument(data)
 	if root == nil {
 		return nil, ps.err()
@@ -53,8 +69,11 @@ func parse(data []byte, name string, lookup func(string) (string, bool)) (*Confi
 	cfg := &Config{Path: name}
 	d.decode(root, reflect.ValueOf(cfg).Elem(), "", true)
 	complete := d.loadMappingsDir(cfg, name)
+	readSecrets(cfg, d)
 	applyDefaults(cfg, d)
-	validate(cfg, d, complete)
+	// Without mappings (discovery), "at least one mapping" and "a table
+	// without a mapping" are not problems yet.
+	validate(cfg, d, complete && !noMappings)
 	if err := ps.err(); err != nil {
 		return nil, err
 	}
@@ -85,6 +104,9 @@ func (d *decoder) loadMappingsDir(cfg *Config, name string) bool {
 		dir = filepath.Join(filepath.Dir(name), dir)
 	}
 	entries, err := os.ReadDir(dir)
+	if err != nil && d.noMappings && errors.Is(err, fs.ErrNotExist) {
+		return true // discovery creates it
+	}
 	if err != nil {
 		var pe *fs.PathError
 		if errors.As(err, &pe) {

@@ -11,6 +11,7 @@ type Config struct {
 	IoTDB     IoTDB     `yaml:"iotdb"`
 	Backfill  Backfill  `yaml:"backfill"`
 	CDC       CDC       `yaml:"cdc"`
+	Sync      Sync      `yaml:"sync"` // cmd/sync (incremental and scheduled runs, config/sync.go)
 	DirtyRows DirtyRows `yaml:"dirty_rows"`
 	Metrics   Metrics   `yaml:"metrics"`
 	Log       Log       `yaml:"log"`
@@ -29,11 +30,17 @@ type MySQL struct {
 	User     string  `yaml:"user"`      // Required
 	Password string  `yaml:"password"`  // Optional; never logged
 	Database string  `yaml:"database"`  // Required: the schema holding the tables
-	TLS      string  `yaml:"tls"`       // Optional: disabled | preferred (default) | required | verify-ca
-	CAFile   string  `yaml:"ca_file"`   // Required with verify-ca
+	TLS      string  `yaml:"tls"`       // Optional: disabled | preferred (default) | required | verify-ca | verify-identity
+	CAFile   string  `yaml:"ca_file"`   // Required with verify-ca; with verify-identity optional (empty: the system's CA bundle)
 	ServerID uint32  `yaml:"server_id"` // Optional: replica id for cdc, defaults to 5401
 	Flavor   string  `yaml:"flavor"`    // Optional: auto (default, detected from VERSION()) | mysql | mariadb
-	Tables   []Table `yaml:"tables"`    // Required: at least one
+	Tables   []Table `yaml:"tables"`    // Optional: where and partition of a table; a mapped table without an entry is taken as it is
+
+	// PasswordFile names a file holding the password (a Docker or
+	// Kubernetes secret), read at load; a relative path is relative to the
+	// configuration file. Excludes Password. One trailing newline is
+	// dropped. Optional; the file's content is never logged.
+	PasswordFile string `yaml:"password_file"`
 }
 
 // Table is the source side of one mapped table.
@@ -41,6 +48,7 @@ type Table struct {
 	Name      string    `yaml:"name"`      // Required
 	Where     string    `yaml:"where"`     // Optional backfill filter (SQL boolean expression)
 	Partition Partition `yaml:"partition"` // Optional: defaults to the primary key, 4 ranges
+	Cursor    *Cursor   `yaml:"cursor"`    // Optional: how cmd/sync finds changed rows (config/sync.go); required for its incremental runs
 
 	Pos Pos `yaml:"-"`
 }
@@ -56,7 +64,7 @@ type Partition struct {
 type IoTDB struct {
 	Nodes        []string      `yaml:"nodes"`               // Required: host:port list
 	User         string        `yaml:"user"`                // Optional: defaults to root
-	Password     string        `yaml:"password"`            // Optional; never logged
+	Password     string        `yaml:"password"`            // Optional; never logged. Defaults to root (IoTDB's own) when the user is root and neither password nor password_file is given
 	Model        string        `yaml:"model"`               // Optional: tree (default) | table
 	Database     string        `yaml:"database"`            // table model: Required database; tree: Optional default database path
 	CreateSchema bool          `yaml:"create_schema"`       // Optional: defaults to true
@@ -67,12 +75,24 @@ type IoTDB struct {
 	Retry        Retry         `yaml:"retry"`
 	MappingsDir  string        `yaml:"mappings_dir"` // Optional: folder of one-mapping-per-file YAML, relative to the main file
 	Mappings     []Mapping     `yaml:"mappings"`     // Required (here or in mappings_dir): one per table
+
+	// PasswordFile is as mysql.password_file, for the IoTDB password.
+	PasswordFile string `yaml:"password_file"`
+
+	// TLS encrypts every session with IoTDB (the server's
+	// enable_thrift_ssl); config/tls.go.
+	TLS IoTDBTLS `yaml:"tls"` // Optional: defaults to mode disabled
 }
 
 // Batch bounds what the sink buffers before a write.
 type Batch struct {
 	Rows     int           `yaml:"rows"`     // Optional: defaults to 10000
 	Interval time.Duration `yaml:"interval"` // Optional: defaults to 200ms
+	// MaxBytes bounds one write request: a batch whose encoded rows would be
+	// larger is sent in several requests. IoTDB refuses a request frame above
+	// its dn_thrift_max_frame_size (at most 64 MiB by default, less on a
+	// DataNode with little memory) by dropping the connection.
+	MaxBytes int `yaml:"max_bytes"` // Optional: defaults to 8388608 (8 MiB); at least 65536
 }
 
 // Retry is the backoff policy for transient failures.
@@ -99,6 +119,13 @@ type Mapping struct {
 	Decimal      string        `yaml:"decimal"`         // Optional: DECIMAL as double (default) | string (exact text)
 	DecimalSet   bool          `yaml:"-"`               // Set by Load when decimal was written; without it a measurement declared STRING/TEXT of a DECIMAL column is exact text whatever Decimal says
 	ZeroDate     string        `yaml:"zero_date"`       // Optional: zero/invalid DATE value: dirty (default) | null (an unquoted null or ~ is the word, not "not set": see nullIsWord)
+	// DeviceTemplate names an IoTDB device template (tree model; IoTDB's
+	// CREATE DEVICE TEMPLATE, not the device path pattern above). The sink
+	// creates it from the measurements, sets it on the device path's fixed
+	// beginning (the nodes before the first ${column}), and every device
+	// under it then activates it on its first write: no schema call per
+	// device, whatever their number.
+	DeviceTemplate string `yaml:"device_template"` // Optional (tree model): template name (letters, digits, _)
 
 	Pos Pos `yaml:"-"`
 }
@@ -189,13 +216,13 @@ type DirtyRows struct {
 
 // Metrics is the HTTP endpoint of cdc.
 type Metrics struct {
-	Listen string `yaml:"listen"` // Optional: defaults to :9464; empty string disables
+	Listen string `yaml:"listen"` // Optional: defaults to 127.0.0.1:9464 (loopback); ":9464" for every interface; empty string disables
 }
 
 // Log configures zerolog.
 type Log struct {
 	Level  string `yaml:"level"`  // Optional: debug | info (default) | warn | error
-	Format string `yaml:"format"` // Optional: json (default) | console
+	Format string `yaml:"format"` // Optional: auto (default: console on a terminal, JSON lines otherwise) | json | console
 }
 
 // Pos is where a node was found in the YAML, for error messages.

@@ -28,8 +28,11 @@ func validate(c *Config, d *decoder, complete bool) {
 	v := &validator{c: c, d: d}
 	v.mysql()
 	v.iotdb()
+	v.iotdbTLS() // config/tls.go
 	v.mappings(complete)
+	v.deviceTemplates()
 	v.rest()
+	v.sync()
 	v.stateFiles()
 }
 
@@ -116,16 +119,13 @@ func (v *validator) mysql() {
 	}
 	v.required("mysql.user", my.User)
 	v.required("mysql.database", my.Database)
-	if v.oneOf("mysql.tls", my.TLS, "disabled", "preferred", "required", "verify-ca") && my.TLS == "verify-ca" && my.CAFile == "" {
+	if v.oneOf("mysql.tls", my.TLS, "disabled", "preferred", "required", "verify-ca", "verify-identity") && my.TLS == "verify-ca" && my.CAFile == "" {
 		v.errAt("mysql.tls", "mysql.ca_file", "required with tls: verify-ca")
 	}
 	if my.ServerID == 0 {
 		v.errf("mysql.server_id", "must not be 0 (a replica needs a non-zero id unique among the server's replicas)")
 	}
 	v.oneOf("mysql.flavor", my.Flavor, "auto", "mysql", "mariadb")
-	if len(my.Tables) == 0 {
-		v.errf("mysql.tables", "at least one table is required")
-	}
 	first := map[string]int{}
 	for i := range my.Tables {
 		t := &my.Tables[i]
@@ -181,6 +181,9 @@ func (v *validator) iotdb() {
 	v.positiveDur("iotdb.write_timeout", db.WriteTimeout)
 	v.positive("iotdb.batch.rows", db.Batch.Rows)
 	v.positiveDur("iotdb.batch.interval", db.Batch.Interval)
+	if db.Batch.MaxBytes < MinBatchMaxBytes {
+		v.errf("iotdb.batch.max_bytes", "must be at least %d (64 KiB), got %d", MinBatchMaxBytes, db.Batch.MaxBytes)
+	}
 	v.positiveDur("iotdb.retry.initial", db.Retry.Initial)
 	v.positiveDur("iotdb.retry.max", db.Retry.Max)
 	if db.Retry.Max > 0 && db.Retry.Initial > db.Retry.Max {
@@ -226,22 +229,26 @@ func (v *validator) mappings(complete bool) {
 			} else {
 				first[m.Table] = i
 			}
-			if _, ok := c.Table(m.Table); !ok && len(c.MySQL.Tables) > 0 {
-				names := make([]string, 0, len(c.MySQL.Tables))
-				for _, t := range c.MySQL.Tables {
-					names = append(names, t.Name)
-				}
-				v.errf(p+".table", "table %q is not listed in mysql.tables%s", m.Table, suggestName(m.Table, names))
-			}
+			// A table without a mysql.tables entry was added by
+			// implicitTables: the mapping is enough.
 		}
 		v.mapping(p, m)
 	}
 	if !complete {
 		return // a mapping file failed to decode: its table would look unmapped
 	}
+	mapped := make([]string, 0, len(first))
+	for name := range first {
+		mapped = append(mapped, name)
+	}
+	slices.Sort(mapped)
 	for i, t := range c.MySQL.Tables {
 		if _, ok := first[t.Name]; !ok && t.Name != "" {
-			v.errf(fmt.Sprintf("mysql.tables[%d]", i), "table %q has no mapping in iotdb.mappings (add one, or remove the table)", t.Name)
+			hint := "add one, or remove the table"
+			if s := suggestName(t.Name, mapped); s != "" {
+				hint = strings.TrimSuffix(strings.TrimPrefix(s, " ("), ")") + "; " + hint
+			}
+			v.errf(fmt.Sprintf("mysql.tables[%d]", i), "table %q has no mapping in iotdb.mappings (%s)", t.Name, hint)
 		}
 	}
 }
@@ -466,7 +473,7 @@ func (v *validator) rest() {
 		v.hostPort("metrics.listen", c.Metrics.Listen, false)
 	}
 	v.oneOf("log.level", c.Log.Level, "debug", "info", "warn", "error")
-	v.oneOf("log.format", c.Log.Format, "json", "console")
+	v.oneOf("log.format", c.Log.Format, "auto", "json", "console")
 }
 
 // stateFiles refuses two state files on one path: the checkpoint, cdc's
@@ -482,6 +489,7 @@ func (v *validator) stateFiles() {
 		{"cdc.checkpoint.path", cp + ".snapshot.json"}, // the snapshot state that goes with it
 		{"backfill.state", c.Backfill.State},
 		{"dirty_rows.file", c.DirtyRows.File},
+		{"sync.state", c.Sync.State},
 	}
 	name := func(i int) string {
 		if i == 1 {

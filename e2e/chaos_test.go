@@ -116,8 +116,15 @@ func TestIntegrationCDCRestartOnCaughtUpCheckpoint(t *testing.T) {
 		if code := p.terminate(2 * time.Minute); code != 0 {
 			t.Fatalf("restart %d: %s exited %d (signal %q) after SIGTERM (want 0); log:\n%s", i, p.name, code, p.signal, p.tail(30))
 		}
-		if len(p.logEntries("stopped: flushed and checkpointed")) == 0 {
+		stops := p.logEntries("stopped: flushed and checkpointed")
+		if len(stops) == 0 {
 			t.Errorf("restart %d: %s did not log its clean stop; log:\n%s", i, p.name, p.tail(30))
+			continue
+		}
+		// Nothing changed since the last run: the position logged is the
+		// one the file holds, not "(none)".
+		if st, ok := readCheckpoint(e.checkpointPath()); !ok || stops[0]["checkpoint"] != st.Position.String() {
+			t.Errorf("restart %d: stop logged checkpoint %v, the file holds %v", i, stops[0]["checkpoint"], st)
 		}
 	}
 	assertSameState(t, "after restarts on a caught-up checkpoint", expectedState(t, e.db, cfg, "restart"), actualState(srv))

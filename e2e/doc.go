@@ -1,6 +1,6 @@
 // Package e2e holds the process-level, cross-binary integration tests of
-// the bridge: the real cdc and backfill binaries (built once per test
-// binary from ../cmd/cdc and ../cmd/backfill) run against a throwaway
+// the bridge: the real cdc, backfill and sync binaries (built once per
+// test binary from ../cmd/cdc, ../cmd/backfill and ../cmd/sync) run against a throwaway
 // MariaDB (internal/testenv) and the IoTDB wire-protocol test double
 // (iotdbtest), over real sockets. The tests kill -9 and restart cdc, inject
 // IoTDB and MySQL faults, compare cdc with backfill type by type, and check

@@ -55,7 +55,8 @@ func buildRace() bool {
 	return raceEnabled
 }
 
-// binaries builds cmd/cdc and cmd/backfill (once) and returns their paths.
+// binaries builds cmd/cdc, cmd/backfill and cmd/sync (once) and returns
+// the paths of the first two (syncBinary gives the third).
 func binaries(t *testing.T) (cdc, backfill string) {
 	t.Helper()
 	binOnce.Do(func() {
@@ -73,7 +74,7 @@ func binaries(t *testing.T) (cdc, backfill string) {
 		if buildRace() {
 			args = append(args, "-race")
 		}
-		args = append(args, "-o", dir+string(filepath.Separator), "./cmd/cdc", "./cmd/backfill")
+		args = append(args, "-o", dir+string(filepath.Separator), "./cmd/cdc", "./cmd/backfill", "./cmd/sync")
 		cmd := exec.Command(goBin, args...)
 		cmd.Dir = ".." // the module root
 		start := time.Now()
@@ -82,7 +83,7 @@ func binaries(t *testing.T) (cdc, backfill string) {
 			binErr = fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, out)
 			return
 		}
-		fmt.Fprintf(os.Stderr, "e2e: built cdc and backfill (race=%v) in %.1fs\n", buildRace(), time.Since(start).Seconds())
+		fmt.Fprintf(os.Stderr, "e2e: built cdc, backfill and sync (race=%v) in %.1fs\n", buildRace(), time.Since(start).Seconds())
 	})
 	if binErr != nil {
 		t.Fatalf("building the binaries: %v", binErr)
@@ -143,6 +144,7 @@ func (e *env) script(s string) {
 
 func (e *env) checkpointPath() string { return filepath.Join(e.dir, "cdc.checkpoint.json") }
 func (e *env) dirtyPath() string      { return filepath.Join(e.dir, "dirty-rows.jsonl") }
+func (e *env) syncStatePath() string  { return filepath.Join(e.dir, "sync.state.json") }
 
 // ---------------------------------------------------------------------------
 // Configuration.
@@ -162,6 +164,9 @@ type cfgOpts struct {
 	BackfillSt   string            // backfill.state; default <dir>/backfill.state.json
 	Dirty        string            // dirty_rows.file; default e.dirtyPath()
 	CDCExtra     string            // more keys of cdc:, one per line ("on_purged: resnapshot")
+	TableExtra   string            // more keys of every mysql.tables entry, one per line ("cursor: {columns: [ts]}")
+	SyncExtra    string            // more keys of sync:, one per line (its state is e.syncStatePath())
+	User, Pass   string            // mysql.user and password; default the bridge user
 }
 
 // writeConfig writes a configuration file for both binaries and loads it
@@ -198,6 +203,14 @@ func (e *env) writeConfig(o cfgOpts) (string, *config.Config) {
 	var tables strings.Builder
 	for _, t := range o.Tables {
 		fmt.Fprintf(&tables, "    - name: %s\n      partition: {count: 4}\n", t)
+		for _, l := range strings.Split(strings.TrimSpace(o.TableExtra), "\n") {
+			if l != "" {
+				tables.WriteString("      " + l + "\n")
+			}
+		}
+	}
+	if o.User == "" {
+		o.User, o.Pass = e.m.BridgeUser, e.m.BridgePassword
 	}
 	var maps strings.Builder
 	for _, l := range strings.Split(strings.TrimSpace(o.Mappings), "\n") {
@@ -232,12 +245,14 @@ cdc:
   start: %s
   checkpoint: {path: %s, interval: 100ms}
   heartbeat: 500ms
+%ssync:
+  state: %s
 %sdirty_rows: {policy: skip, file: %s, max: -1}
 metrics: {listen: %q}
 log: {level: info, format: json}
-`, e.m.Port, e.m.BridgeUser, e.m.BridgePassword, e.m.Database, tables.String(),
+`, e.m.Port, o.User, o.Pass, e.m.Database, tables.String(),
 		o.IoTDB.Addr(), o.Precision, o.WriteTimeout, o.BatchRows, o.GiveUp, maps.String(),
-		o.BackfillSt, o.Start, o.Checkpoint, indent(o.CDCExtra), o.Dirty, o.Metrics)
+		o.BackfillSt, o.Start, o.Checkpoint, indent(o.CDCExtra), e.syncStatePath(), indent(o.SyncExtra), o.Dirty, o.Metrics)
 	path := filepath.Join(e.dir, o.Name)
 	if err := os.WriteFile(path, []byte(y), 0o600); err != nil {
 		e.t.Fatal(err)

@@ -81,7 +81,7 @@ func TestIntegrationCDCOutagesOfAnyLength(t *testing.T) {
 	// No wait longer than iotdb.retry.max (500ms), jitter included.
 	for _, msg := range []string{"MySQL binlog stream", "IoTDB call failing", "IoTDB write failed after retries"} {
 		for _, l := range p.logEntries(msg) {
-			for _, k := range []string{"wait", "backoff"} {
+			for _, k := range []string{"wait_s", "backoff_s"} {
 				if v, ok := l[k].(float64); ok && v > 0.5 {
 					t.Errorf("%q waited %.3fs, longer than iotdb.retry.max 500ms", msg, v)
 				}

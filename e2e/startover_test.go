@@ -70,6 +70,12 @@ func TestIntegrationCDCStartOverKeepsRows(t *testing.T) {
 		t.Errorf("during the snapshot: /readyz %d %q, %s %v; want 503 naming the snapshot and 1",
 			code, body, cdc.MetricSnapshotting, scrapeMetrics(t, p)[cdc.MetricSnapshotting])
 	}
+	// Its progress per table: rows copied so far against the plan's estimate.
+	m := scrapeMetrics(t, p)
+	copied, est := m[cdc.MetricSnapshotRows+`{table="big"}`], m[cdc.MetricSnapshotEstRows+`{table="big"}`]
+	if copied <= 0 || est < float64(rows)/2 || copied > float64(rows) {
+		t.Errorf("snapshot progress metrics: %v rows copied of an estimated %v (table of %d rows)", copied, est, rows)
+	}
 	p.kill9()
 	// The operator deletes the checkpoint by hand; the snapshot state stays.
 	if err := os.Remove(e.checkpointPath()); err != nil {
@@ -90,7 +96,7 @@ func TestIntegrationCDCStartOverKeepsRows(t *testing.T) {
 	}
 	// The snapshot's progress is in the log, as its own component.
 	var progress bool
-	for _, l := range p.logEntries("backfill finished") {
+	for _, l := range p.logEntries("snapshot finished") {
 		progress = progress || l["component"] == "snapshot" && l["rows"].(float64) > 0
 	}
 	if !progress {
@@ -110,6 +116,19 @@ func TestIntegrationCDCStartOverKeepsRows(t *testing.T) {
 		if _, err := os.Stat(f); !os.IsNotExist(err) {
 			t.Fatalf("%s still there after --reset (%v)", f, err)
 		}
+	}
+	// A snapshot state that cannot be read stops cdc with cdc's own remedy
+	// (the snapshot runs the backfill engine, whose own advice is backfill's
+	// --restart flag).
+	if err := os.WriteFile(cdc.SnapshotStatePath(e.checkpointPath()), []byte("{not json"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	code, out = e.runProc(e.cdcBin, "cdc-corrupt-snapshot", time.Minute, "--config", cfgPath, "--log-format", "json")
+	if code == 0 || !strings.Contains(out, "cdc --reset") || strings.Contains(out, "--restart") {
+		t.Fatalf("cdc on a corrupt snapshot state: exit %d, want an error naming cdc --reset (not --restart):\n%s", code, out)
+	}
+	if code, out := e.runProc(e.cdcBin, "cdc-reset", time.Minute, "--config", cfgPath, "--reset"); code != 0 {
+		t.Fatalf("cdc --reset: exit %d\n%s", code, out)
 	}
 	// Changes while cdc is away reach IoTDB through the new snapshot.
 	e.exec("UPDATE big SET temp = -2 WHERE dev = 'late'")

@@ -100,14 +100,16 @@ func typesMappings() string {
 }
 
 // TestIntegrationBackfillAndCDCIdentical writes the same rows of every type
-// through both binaries: cdc streams the inserts into IoTDB A, backfill
-// copies the table into IoTDB B (both at precision us). A and B must hold
-// the same series with the same types and the same points; the report is
-// per type.
+// through all three binaries: cdc streams the inserts into IoTDB A, backfill
+// copies the table into IoTDB B, sync's incremental lane (not its first
+// copy, which is a backfill run: it ran on the empty tables) reads them by
+// cursor into IoTDB C (all at precision us). A, B and C must hold the same
+// series with the same types and the same points; the report is per type.
 func TestIntegrationBackfillAndCDCIdentical(t *testing.T) {
 	e := newEnv(t)
 	srvA := iotdbtest.Start(t, iotdbtest.Options{Precision: "us"})
 	srvB := iotdbtest.Start(t, iotdbtest.Options{Precision: "us"})
+	srvC := iotdbtest.Start(t, iotdbtest.Options{Precision: "us"})
 	// every_dbl is created by the script; cdc must know it from the start.
 	e.exec(typesDDL, strings.Replace(typesDDL, "CREATE TABLE every (", "CREATE TABLE every_dbl (", 1))
 
@@ -117,6 +119,12 @@ func TestIntegrationBackfillAndCDCIdentical(t *testing.T) {
 		Start: "latest", Dirty: dirtyA}) // precision auto: read from the server (us)
 	cfgBPath, cfgB := e.writeConfig(cfgOpts{Name: "backfill.yaml", IoTDB: srvB, Tables: tables, Mappings: typesMappings(),
 		Precision: "us", Checkpoint: filepath.Join(e.dir, "unused.checkpoint.json"), Dirty: dirtyB})
+
+	dirtyC := filepath.Join(e.dir, "dirty-sync.jsonl")
+	cfgC, _ := e.writeConfig(cfgOpts{Name: "sync.yaml", IoTDB: srvC, Tables: tables, Mappings: typesMappings(),
+		Checkpoint: filepath.Join(e.dir, "unused2.checkpoint.json"), Dirty: dirtyC,
+		TableExtra: "cursor: {columns: [ts], zone: Europe/Berlin}"})
+	e.runSync(cfgC) // the empty tables: the first copy copies nothing, the lanes start with no mark
 
 	p := e.startCDC(cfgA)
 	e.waitStreaming(p, 2*time.Minute)
@@ -216,6 +224,27 @@ func TestIntegrationBackfillAndCDCIdentical(t *testing.T) {
 	want := expectedState(t, e.db, cfgB, "every")
 	expectedInto(t, e.db, cfgB, "every_dbl", want)
 	assertSameState(t, "backfill vs source", want, b)
+
+	// sync: its incremental lane reads every row (no mark yet) by (ts, id).
+	ps := e.runSync(cfgC)
+	if fin := ps.logEntries("sync run finished"); len(fin) != 1 || fin[0]["first_copy_rows"] != nil || fin[0]["rows"] == float64(0) {
+		t.Errorf("the sync run was not an incremental read of the rows: %v", fin)
+	}
+	if dc := dirtyKeys(t, dirtyC); !slices.Equal(dc, db) {
+		t.Errorf("dirty rows differ: sync %v, backfill %v", dc, db)
+	}
+	tc := typeOf(srvC)
+	for s, b := range tb {
+		if c, ok := tc[s]; !ok || c != b {
+			t.Errorf("series %s: backfill created %s, sync %q", s, b, c)
+		}
+	}
+	if len(tc) != len(tb) {
+		t.Errorf("sync created %d series, backfill %d", len(tc), len(tb))
+	}
+	if n, diff := diffStates(b, actualState(srvC), 20); n > 0 {
+		t.Errorf("sync (got) and backfill (want) differ in %d points:\n%s", n, diff)
+	}
 }
 
 func typeName(t iotdbtest.TSDataType) string {

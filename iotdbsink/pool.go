@@ -84,7 +84,7 @@ func (p *pool) open(ctx context.Context, n int) (*session, error) {
 		}
 		errs = append(errs, err)
 	}
-	return nil, fmt.Errorf("no iotdb node reachable: %w", errors.Join(errs...))
+	return nil, fmt.Errorf("no iotdb node reachable: %w", joinNodeErrors(errs)) // tls.go
 }
 
 // release gives a slot back; a broken session is closed and dropped.

@@ -47,6 +47,10 @@ func Retryable(err error) bool {
 	if errors.Is(err, errClosed) {
 		return false
 	}
+	var te *TLSError
+	if errors.As(err, &te) {
+		return false // a refused certificate or a port without TLS (tls.go)
+	}
 	var se *StatusError
 	if !errors.As(err, &se) {
 		return true // transport
@@ -100,11 +104,11 @@ func (s *Sink) retry(ctx context.Context, op string, fn func() error) error {
 		if s.outage.Failed() {
 			ev = s.log.Warn()
 		}
-		ev.Err(err).Str("op", op).Int("attempt", attempts).Dur("backoff", wait).Msg("IoTDB call failing, retrying (further retries log at debug until IoTDB answers)")
+		ev.Err(err).Str("op", op).Int("attempt", attempts).Dur("backoff_s", wait.Round(time.Millisecond)).Msg("IoTDB call failing, retrying (further retries log at debug until IoTDB answers)")
 	})
 	if err == nil {
 		if down, ended := s.outage.Recovered(); ended {
-			s.log.Info().Dur("down_for", down).Msg("IoTDB reachable again")
+			s.log.Info().Dur("down_for_s", down.Round(time.Millisecond)).Msg("IoTDB reachable again")
 		}
 		return nil
 	}

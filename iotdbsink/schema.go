@@ -2,9 +2,10 @@ package iotdbsink
 
 import (
 	"context"
+	"encoding/binary"
 	"errors"
 	"fmt"
-	"slices"
+	"hash/maphash"
 	"strings"
 	"sync"
 
@@ -16,25 +17,38 @@ import (
 
 // Schema creation (tree model, create_schema on).
 //
-// Before the first write to a device the sink creates its database (CREATE
-// DATABASE; 501 "already exists" is fine) and its series with the mapping's
-// types (createAlignedTimeseries for aligned devices, createTimeseries per
-// series otherwise), so IoTDB never infers a type from a value. In a
-// database the sink created itself the series are created at once; when
-// that fails, and in any other database, the existing series' types are
-// read with SHOW TIMESERIES first and only the missing ones are created;
-// an existing series with another type makes the device's points a
-// Rejection (507) with a message naming the series and both types, and
-// nothing of that device is sent. What exists is cached per device; a 507
-// on insert drops the device from the cache so it is checked again.
+// A mapping with a device template (config device_template, docs/iotdb.md
+// §3.6) needs no per-device schema at all: once per sink the database and
+// the template exist (created from the mapping's measurements, or checked
+// against them), the template is set on the device path's fixed beginning,
+// and every device under it activates the template on its first write. A
+// server with auto-create off does not activate on write: the sink then
+// activates the devices of a refused request explicitly (CREATE TIMESERIES
+// USING DEVICE TEMPLATE ON, batched) and sends it again (sink.go).
 //
-// The cache holds at most defaultSchemaCacheDevices devices (a cdc runs for
-// months over fleets of 10^5..10^6 devices): past that, a CLOCK sweep
-// evicts a device not checked since the hand last passed it. Evicting only
-// costs a re-check: the device's next write misses and goes through
-// ensureDevice again, which finds its series (a failed create in a
-// database this sink created, then SHOW TIMESERIES) and creates nothing,
-// or finds a conflicting type and rejects, as on the first write.
+// Without a template, before the first write to a device the sink creates
+// its database (CREATE DATABASE; 501 "already exists" is fine) and its
+// series with the mapping's types, so IoTDB never infers a type. The
+// devices of a batch that the cache does not know are created together:
+// one executeBatchStatement of CREATE [ALIGNED] TIMESERIES statements for
+// up to schemaBatchStatements statements, whose 302 answer has one
+// sub-status per statement (docs/iotdb.md §5.4). A device whose statement
+// failed (its series exist already, or partly) is checked on its own: SHOW
+// TIMESERIES reads the existing types, the missing series are created, and
+// an existing series with another type makes the device's points a
+// Rejection (507) naming the series and both types; nothing of that device
+// is sent. A 507 on insert drops the device from the cache so it is
+// checked again.
+//
+// The cache remembers which (schema, device) pairs were checked, as 8-byte
+// hashes in two generations of at most capacity/2 entries each (a fleet of
+// 10^6 devices takes some 20 MB): when the current generation is full it
+// becomes the previous one and the older one is dropped, and a hit in the
+// previous generation moves the entry to the current one. A device dropped
+// this way is checked again on its next write (a failed create, then SHOW
+// TIMESERIES), creating nothing, or finding a conflicting type and
+// rejecting as on the first write. A 64-bit hash collision (two devices
+// taken for one) has a chance of about n²/2⁶⁵: 3·10⁻⁸ at 10⁶ devices.
 //
 // Table model: the database is created in Open (CREATE DATABASE IF NOT
 // EXISTS) and tables and columns are created by the server from the first
@@ -45,145 +59,102 @@ import (
 type schemaCache struct {
 	mu  sync.Mutex
 	dbs map[string]bool
-	// created lists the databases this sink created itself (CREATE
-	// DATABASE succeeded rather than finding one).
-	created map[string]bool
 
-	// capacity bounds devices; clock holds the same entries (nil: a slot
-	// freed by forget, listed in free), len(clock) <= capacity, and hand
-	// is where the next eviction sweep starts.
-	capacity int
-	devices  map[string]*deviceSchema
-	clock    []*deviceSchema
-	free     []int
-	hand     int
+	seed      maphash.Seed
+	ids       map[*mapping.Schema]uint64
+	capacity  int
+	cur, prev map[uint64]struct{}
+
+	tmpls map[*mapping.Schema]bool // schemas whose template is in place
 }
 
-// defaultSchemaCacheDevices is how many devices a sink's schema cache holds:
-// about 0.4 KB each with three measurements (names apart), some 45 MB when
-// full; unbounded, 10^6 devices held 430 MB. A fleet writing more devices
-// than this round-robin re-checks each one on every write (one or two extra
-// RPCs per device and batch): size it above the devices written within a
-// few batches.
-const defaultSchemaCacheDevices = 100_000
+// defaultSchemaCacheDevices is how many (schema, device) pairs the cache
+// holds: some 10 bytes each in Go's maps, 40 MB when full.
+const defaultSchemaCacheDevices = 4_000_000
 
-// deviceSchema is what the cache knows of one device.
-type deviceSchema struct {
-	device string
-	types  map[string]client.TSDataType // unquoted measurement -> type
-	// verified lists the schemas check found known and conflict-free, so
-	// that the next check of the pair is one lookup. Any change to the
-	// entry (add) drops the list.
-	verified []*mapping.Schema
-	slot     int  // index in schemaCache.clock
-	used     bool // checked since the clock hand last passed
-}
+// schemaBatchStatements bounds the statements of one executeBatchStatement.
+const schemaBatchStatements = 2000
 
 func newSchemaCache() schemaCache {
-	return schemaCache{dbs: make(map[string]bool), created: make(map[string]bool),
-		capacity: defaultSchemaCacheDevices, devices: make(map[string]*deviceSchema)}
+	return schemaCache{dbs: make(map[string]bool), seed: maphash.MakeSeed(), ids: make(map[*mapping.Schema]uint64),
+		capacity: defaultSchemaCacheDevices, cur: make(map[uint64]struct{}), tmpls: make(map[*mapping.Schema]bool)}
 }
 
-// setCapacity bounds the cache to n devices (n <= 0: the default) and drops
+// setCapacity bounds the cache to n pairs (n <= 0: the default) and drops
 // what it holds.
 func (c *schemaCache) setCapacity(n int) {
 	if n <= 0 {
 		n = defaultSchemaCacheDevices
 	}
 	c.mu.Lock()
-	c.capacity, c.devices, c.clock, c.free, c.hand = n, make(map[string]*deviceSchema), nil, nil, 0
+	c.capacity, c.cur, c.prev = max(n, 2), make(map[uint64]struct{}), nil
 	c.mu.Unlock()
 }
 
+// key hashes (schema, device); c.mu must be held.
+func (c *schemaCache) key(sc *mapping.Schema, device string) uint64 {
+	id, ok := c.ids[sc]
+	if !ok {
+		id = uint64(len(c.ids) + 1)
+		c.ids[sc] = id
+	}
+	var h maphash.Hash
+	h.SetSeed(c.seed)
+	var b [8]byte
+	binary.LittleEndian.PutUint64(b[:], id)
+	_, _ = h.Write(b[:])
+	_, _ = h.WriteString(device)
+	return h.Sum64()
+}
+
+// known says the pair was checked (and keeps it).
+func (c *schemaCache) known(sc *mapping.Schema, device string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	k := c.key(sc, device)
+	if _, ok := c.cur[k]; ok {
+		return true
+	}
+	if _, ok := c.prev[k]; ok {
+		delete(c.prev, k)
+		c.put(k)
+		return true
+	}
+	return false
+}
+
+// add records a checked pair.
+func (c *schemaCache) add(sc *mapping.Schema, device string) {
+	c.mu.Lock()
+	c.put(c.key(sc, device))
+	c.mu.Unlock()
+}
+
+// put inserts k, turning the generations over when the current one is
+// full; c.mu must be held.
+func (c *schemaCache) put(k uint64) {
+	if len(c.cur) >= c.capacity/2 {
+		c.prev, c.cur = c.cur, make(map[uint64]struct{}, c.capacity/8)
+	}
+	c.cur[k] = struct{}{}
+}
+
+// forget drops every pair of device (all schemas).
 func (c *schemaCache) forget(device string) {
 	c.mu.Lock()
-	if e := c.devices[device]; e != nil {
-		delete(c.devices, device)
-		c.clock[e.slot] = nil
-		c.free = append(c.free, e.slot)
+	for sc := range c.ids {
+		k := c.key(sc, device)
+		delete(c.cur, k)
+		delete(c.prev, k)
 	}
 	c.mu.Unlock()
 }
 
-// insert adds an empty entry for device (not in the cache), evicting one
-// when the cache is full: the first entry from the hand on that was not
-// checked since the hand last passed it (the sweep clears the marks it
-// passes, so it ends within one turn). c.mu must be held.
-func (c *schemaCache) insert(device string) *deviceSchema {
-	e := &deviceSchema{device: device, types: make(map[string]client.TSDataType)}
-	switch {
-	case len(c.free) > 0:
-		e.slot = c.free[len(c.free)-1]
-		c.free = c.free[:len(c.free)-1]
-		c.clock[e.slot] = e
-	case len(c.clock) < c.capacity:
-		e.slot = len(c.clock)
-		c.clock = append(c.clock, e)
-	default:
-		for {
-			v := c.clock[c.hand]
-			if !v.used {
-				delete(c.devices, v.device)
-				break
-			}
-			v.used = false
-			c.hand = (c.hand + 1) % len(c.clock)
-		}
-		e.slot = c.hand
-		c.clock[c.hand] = e
-		c.hand = (c.hand + 1) % len(c.clock)
-	}
-	c.devices[device] = e
-	return e
-}
-
-// check compares a group with the cache: known says every measurement is
-// known, conflict describes a type mismatch.
-func (c *schemaCache) check(sc *mapping.Schema, device string) (known bool, conflict string) {
+// size is the number of pairs held.
+func (c *schemaCache) size() int {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	e := c.devices[device]
-	if e == nil {
-		return false, ""
-	}
-	if !e.used {
-		e.used = true
-	}
-	if slices.Contains(e.verified, sc) {
-		return true, ""
-	}
-	defer func() {
-		if known && conflict == "" {
-			e.verified = append(e.verified, sc)
-		}
-	}()
-	known = true
-	for i, m := range sc.Measurements {
-		t, ok := e.types[unquote(m)]
-		if !ok {
-			known = false
-			continue
-		}
-		if t != client.UNKNOWN && t != sc.Types[i] {
-			conflict = fmt.Sprintf("series %s.%s exists with type %s but the mapping of table %s writes %s",
-				device, m, typeName(t), sc.SourceTable, typeName(sc.Types[i]))
-			return true, conflict
-		}
-	}
-	return known, ""
-}
-
-func (c *schemaCache) add(device string, names []string, types []client.TSDataType) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	e := c.devices[device]
-	if e == nil {
-		e = c.insert(device)
-	}
-	e.verified = nil
-	for i, n := range names {
-		e.types[unquote(n)] = types[i]
-	}
+	return len(c.cur) + len(c.prev)
 }
 
 func (c *schemaCache) hasDB(db string) bool {
@@ -192,90 +163,205 @@ func (c *schemaCache) hasDB(db string) bool {
 	return c.dbs[db]
 }
 
-// addDB records that db exists; created says this sink created it.
-func (c *schemaCache) addDB(db string, created bool) {
+func (c *schemaCache) addDB(db string) {
 	c.mu.Lock()
 	c.dbs[db] = true
-	if created {
-		c.created[db] = true
-	}
 	c.mu.Unlock()
 }
 
-// fresh reports that this sink created db and knows nothing of device: its
-// series most likely do not exist yet.
-func (c *schemaCache) fresh(db, device string) bool {
+func (c *schemaCache) templateReady(sc *mapping.Schema) bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	_, known := c.devices[device]
-	return c.created[db] && !known
+	return c.tmpls[sc]
+}
+
+func (c *schemaCache) setTemplateReady(sc *mapping.Schema, ok bool) {
+	c.mu.Lock()
+	c.tmpls[sc] = ok
+	c.mu.Unlock()
 }
 
 // ensureSchema makes sure every group's device and series exist with the
 // right types, rejecting the groups that cannot be written. It returns an
 // error only when IoTDB stays unreachable.
 func (s *Sink) ensureSchema(ctx context.Context, groups []group, res *Result) error {
+	var miss []*group
+	tmplRej := map[*mapping.Schema]*Rejection{}
 	for i := range groups {
 		g := &groups[i]
-		known, conflict := s.schemas.check(g.schema, g.device)
-		if !known && conflict == "" {
-			err := s.retry(ctx, "createSchema", func() error {
-				return s.withSession(ctx, "createSchema", func(sess *session) error {
-					return s.ensureDevice(ctx, sess, g.schema, g.device)
-				})
-			})
-			if err != nil {
-				var se *StatusError
-				if ctx.Err() != nil || Retryable(err) || !errors.As(err, &se) {
+		if g.rejected {
+			continue
+		}
+		if g.schema.Template != "" {
+			rej, seen := tmplRej[g.schema]
+			if !seen {
+				code, msg, err := s.ensureTemplate(ctx, g.schema)
+				if err != nil {
 					return err
 				}
-				code, msg := se.Code, se.Message
-				if code == client.MultipleError {
-					code, msg = firstFailure(se)
+				if msg != "" {
+					rej = &Rejection{Code: code, Message: msg}
 				}
-				g.rejected = true
-				s.reject(res, Rejection{Device: g.device, Schema: g.schema, Code: code,
-					Message: "creating series: " + msg, Points: g.points(0, g.rows())})
-				continue
+				tmplRej[g.schema] = rej
 			}
-			_, conflict = s.schemas.check(g.schema, g.device)
+			if rej != nil {
+				g.rejected = true
+				s.reject(res, Rejection{Device: g.device, Schema: g.schema, Code: rej.Code, Message: rej.Message, Points: g.points(0, g.rows())})
+			}
+			continue
+		}
+		if !s.schemas.known(g.schema, g.device) {
+			miss = append(miss, g)
+		}
+	}
+	if len(miss) == 0 {
+		return nil
+	}
+	return s.createMissing(ctx, miss, res)
+}
+
+// ensureDB creates a database unless the cache knows it. A refusal other
+// than "already exists" comes back as (code, message).
+func (s *Sink) ensureDB(ctx context.Context, db string) (int32, string, error) {
+	if db == "" || s.schemas.hasDB(db) {
+		return 0, "", nil
+	}
+	err := s.retry(ctx, "createDatabase", func() error {
+		return s.withSession(ctx, "createDatabase", func(sess *session) error {
+			return sess.exec(ctx, s.cfg.WriteTimeout, "CREATE DATABASE "+db)
+		})
+	})
+	if err == nil || alreadyExists(err) {
+		s.schemas.addDB(db)
+		return 0, "", nil
+	}
+	var se *StatusError
+	if ctx.Err() != nil || Retryable(err) || !errors.As(err, &se) {
+		return 0, "", err
+	}
+	code, msg := se.Code, se.Message
+	if code == client.MultipleError {
+		code, msg = firstFailure(se)
+	}
+	return code, "creating database " + db + ": " + msg, nil
+}
+
+// createMissing creates the series of the groups the cache does not know,
+// many devices per request, and checks one by one those whose creation
+// failed.
+func (s *Sink) createMissing(ctx context.Context, miss []*group, res *Result) error {
+	rejectAll := func(g *group, code int32, msg string) {
+		g.rejected = true
+		s.reject(res, Rejection{Device: g.device, Schema: g.schema, Code: code, Message: msg, Points: g.points(0, g.rows())})
+	}
+	dbFail := map[string]*Rejection{}
+	var todo []*group
+	for _, g := range miss {
+		db := g.schema.Database
+		rej, seen := dbFail[db]
+		if !seen {
+			code, msg, err := s.ensureDB(ctx, db)
+			if err != nil {
+				return err
+			}
+			if msg != "" {
+				rej = &Rejection{Code: code, Message: msg}
+			}
+			dbFail[db] = rej
+		}
+		if rej != nil {
+			rejectAll(g, rej.Code, rej.Message)
+			continue
+		}
+		todo = append(todo, g)
+	}
+
+	// One statement per aligned device, one per series otherwise.
+	type stmtOf struct {
+		sql string
+		g   int // index into todo
+	}
+	var stmts []stmtOf
+	for gi, g := range todo {
+		sc := g.schema
+		if sc.Aligned {
+			stmts = append(stmts, stmtOf{createAlignedSQL(g.device, sc.Measurements, sc.Types), gi})
+			continue
+		}
+		for i, m := range sc.Measurements {
+			stmts = append(stmts, stmtOf{createSeriesSQL(g.device+"."+m, sc.Types[i]), gi})
+		}
+	}
+	failed := make([]bool, len(todo))
+	limit := max(s.cfg.Batch.MaxBytes/2, 1)
+	for lo := 0; lo < len(stmts); {
+		hi, bytes := lo, 0
+		for hi < len(stmts) && hi-lo < schemaBatchStatements && (hi == lo || bytes+len(stmts[hi].sql)+8 <= limit) {
+			bytes += len(stmts[hi].sql) + 8
+			hi++
+		}
+		batch := make([]string, hi-lo)
+		for i := range batch {
+			batch[i] = stmts[lo+i].sql
+		}
+		err := s.retry(ctx, "createSchema", func() error {
+			return s.withSession(ctx, "createSchema", func(sess *session) error {
+				return sess.execBatch(ctx, s.cfg.WriteTimeout, batch)
+			})
+		})
+		if err != nil {
+			var se *StatusError
+			if ctx.Err() != nil || Retryable(err) || !errors.As(err, &se) {
+				return err
+			}
+			positional := se.Code == client.MultipleError && len(se.Sub) == len(batch)
+			for i := range batch {
+				if sub := se.Sub; !positional || (sub[i] != nil && sub[i].Code != client.SuccessStatus && sub[i].Code != client.RedirectionRecommend) {
+					failed[stmts[lo+i].g] = true
+				}
+			}
+		}
+		lo = hi
+	}
+	for gi, g := range todo {
+		if !failed[gi] {
+			s.schemas.add(g.schema, g.device)
+			continue
+		}
+		var conflict string
+		err := s.retry(ctx, "createSchema", func() error {
+			return s.withSession(ctx, "createSchema", func(sess *session) error {
+				var err error
+				conflict, err = s.ensureDevice(ctx, sess, g.schema, g.device)
+				return err
+			})
+		})
+		if err != nil {
+			var se *StatusError
+			if ctx.Err() != nil || Retryable(err) || !errors.As(err, &se) {
+				return err
+			}
+			code, msg := se.Code, se.Message
+			if code == client.MultipleError {
+				code, msg = firstFailure(se)
+			}
+			rejectAll(g, code, "creating series: "+msg)
+			continue
 		}
 		if conflict != "" {
-			g.rejected = true
-			s.reject(res, Rejection{Device: g.device, Schema: g.schema, Code: client.MetadataError,
-				Message: conflict, Points: g.points(0, g.rows())})
+			rejectAll(g, client.MetadataError, conflict)
+			continue
 		}
+		s.schemas.add(g.schema, g.device)
 	}
 	return nil
 }
 
-// ensureDevice creates the database and the missing series of one device:
-// SHOW TIMESERIES learns what exists (and its types), then the missing series
-// are created with the mapping's types.
-func (s *Sink) ensureDevice(ctx context.Context, sess *session, sc *mapping.Schema, device string) error {
+// ensureDevice checks one device on its own: SHOW TIMESERIES learns what
+// exists (and its types), the missing series are created with the mapping's
+// types. It returns a description of a type conflict, if any.
+func (s *Sink) ensureDevice(ctx context.Context, sess *session, sc *mapping.Schema, device string) (string, error) {
 	timeout := s.cfg.WriteTimeout
-	if db := sc.Database; db != "" && !s.schemas.hasDB(db) {
-		err := sess.exec(ctx, timeout, "CREATE DATABASE "+db)
-		if err != nil && !alreadyExists(err) {
-			return err
-		}
-		s.schemas.addDB(db, err == nil)
-	}
-	if s.schemas.fresh(sc.Database, device) {
-		// A database created by this sink holds few series of others (a
-		// concurrent writer's at most): create the device's series at once,
-		// one call instead of SHOW TIMESERIES and a create. When anything is
-		// in the way, the server says so and the general path below reads
-		// what exists and creates what is missing.
-		err := s.createSeries(ctx, sess, sc.Aligned, device, sc.Measurements, sc.Types)
-		if err == nil {
-			s.schemas.add(device, sc.Measurements, sc.Types)
-			return nil
-		}
-		if !isStatus(err) {
-			return err
-		}
-	}
 	existing := make(map[string]client.TSDataType)
 	err := sess.query(ctx, timeout, "SHOW TIMESERIES "+device+".*", []string{"Timeseries", "DataType"}, func(v []string) {
 		if t, err := client.GetDataTypeByStr(strings.ToUpper(v[1])); err == nil {
@@ -284,7 +370,7 @@ func (s *Sink) ensureDevice(ctx context.Context, sess *session, sc *mapping.Sche
 	})
 	if err != nil {
 		if !isStatus(err) || statusCode(err) == client.IllegalPath {
-			return err
+			return "", err
 		}
 		// The server cannot list the series: create them all and trust the
 		// ones that exist already (an insert with a wrong type still gets
@@ -295,26 +381,23 @@ func (s *Sink) ensureDevice(ctx context.Context, sess *session, sc *mapping.Sche
 	var types []client.TSDataType
 	for i, m := range sc.Measurements {
 		if t, ok := existing[unquote(m)]; ok {
-			s.schemas.add(device, []string{m}, []client.TSDataType{t})
+			if t != sc.Types[i] {
+				return fmt.Sprintf("series %s.%s exists with type %s but the mapping of table %s writes %s",
+					device, m, typeName(t), sc.SourceTable, typeName(sc.Types[i])), nil
+			}
 			continue
 		}
 		names = append(names, m)
 		types = append(types, sc.Types[i])
 	}
 	if len(names) == 0 {
-		return nil
+		return "", nil
 	}
-	if err := s.createSeries(ctx, sess, sc.Aligned, device, names, types); err != nil {
-		if !alreadyExists(err) {
-			return err
-		}
-		// Created meanwhile by someone else: type unknown, the insert checks.
-		for i := range types {
-			types[i] = client.UNKNOWN
-		}
+	if err := s.createSeries(ctx, sess, sc.Aligned, device, names, types); err != nil && !alreadyExists(err) {
+		return "", err
 	}
-	s.schemas.add(device, names, types)
-	return nil
+	// Created meanwhile by someone else: the type is unknown, the insert checks.
+	return "", nil
 }
 
 // createSeries creates series with the given types: one
@@ -364,6 +447,27 @@ func (s *Sink) createSeries(ctx context.Context, sess *session, aligned bool, de
 	return exists
 }
 
+// createAlignedSQL is CREATE ALIGNED TIMESERIES for one device (names and
+// the device are quoted for the wire already).
+func createAlignedSQL(device string, names []string, types []client.TSDataType) string {
+	var b strings.Builder
+	b.WriteString("CREATE ALIGNED TIMESERIES ")
+	b.WriteString(device)
+	b.WriteByte('(')
+	for i, n := range names {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		fmt.Fprintf(&b, "%s %s ENCODING=%s COMPRESSOR=LZ4", n, typeName(types[i]), encodingName(defaultEncoding(types[i])))
+	}
+	b.WriteByte(')')
+	return b.String()
+}
+
+func createSeriesSQL(path string, t client.TSDataType) string {
+	return fmt.Sprintf("CREATE TIMESERIES %s WITH DATATYPE=%s, ENCODING=%s, COMPRESSOR=LZ4", path, typeName(t), encodingName(defaultEncoding(t)))
+}
+
 // defaultEncoding is IoTDB's default encoding per type.
 func defaultEncoding(t client.TSDataType) client.TSEncoding {
 	switch t {
@@ -375,6 +479,18 @@ func defaultEncoding(t client.TSDataType) client.TSEncoding {
 		return client.GORILLA
 	}
 	return client.PLAIN
+}
+
+func encodingName(e client.TSEncoding) string {
+	switch e {
+	case client.RLE:
+		return "RLE"
+	case client.TS_2DIFF:
+		return "TS_2DIFF"
+	case client.GORILLA:
+		return "GORILLA"
+	}
+	return "PLAIN"
 }
 
 // alreadyExists reports a "database/series already exists" status (also

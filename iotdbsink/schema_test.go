@@ -11,12 +11,12 @@ import (
 	"github.com/mysql-iotdb-bridge/bridge/mapping"
 )
 
-// cacheSizes returns how many devices the schema cache holds: its index
-// and its clock (whose entries hold the types and verified lists).
-func cacheSizes(c *schemaCache) (devices, clock int) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return len(c.devices), len(c.clock)
+// cacheSizes returns how many (schema, device) pairs the schema cache
+// holds, in both generations (twice, for the callers that compared two
+// structures before).
+func cacheSizes(c *schemaCache) (pairs, again int) {
+	n := c.size()
+	return n, n
 }
 
 func limitCache(c *schemaCache, n int) { c.setCapacity(n) }
@@ -112,61 +112,49 @@ func TestIntegrationSchemaCacheStaysBounded(t *testing.T) {
 	}
 }
 
-// TestSchemaCacheClock: a full cache evicts a device not checked since the
-// hand last passed (second chance for the others), forget frees a slot,
-// and an evicted device is simply unknown again.
-func TestSchemaCacheClock(t *testing.T) {
+// TestSchemaCacheGenerations: the cache never holds more than its
+// capacity; a pair checked recently survives a turnover of the
+// generations (a hit moves it to the current one), an old unchecked one
+// does not; forget drops a device for every schema; pairs are per schema.
+func TestSchemaCacheGenerations(t *testing.T) {
 	c := newSchemaCache()
-	c.setCapacity(4)
-	sc := testSchema(true)
-	has := func(d string) bool { _, ok := c.devices[d]; return ok }
+	c.setCapacity(8) // two generations of 4
+	sc, other := testSchema(true), testSchema(false)
 	for _, d := range []string{"d0", "d1", "d2", "d3"} {
-		c.add(d, sc.Measurements, sc.Types)
+		c.add(sc, d)
 	}
-	c.check(sc, "d0")
-	c.check(sc, "d2")
-	c.add("d4", sc.Measurements, sc.Types) // d0 used: second chance; d1 evicted
-	if has("d1") || !has("d0") || !has("d2") || !has("d3") || !has("d4") {
-		t.Fatalf("after d4: %v", c.devices)
+	if !c.known(sc, "d0") || c.known(other, "d0") || c.known(sc, "nope") {
+		t.Fatal("pairs are per (schema, device)")
 	}
-	if known, _ := c.check(sc, "d1"); known {
-		t.Error("evicted d1 still known")
+	c.add(sc, "d4")         // the current generation (d0..d3) is full: it becomes the previous one
+	if !c.known(sc, "d1") { // a hit in the previous generation moves d1 to the current one
+		t.Fatal("d1 lost at the first turnover")
 	}
-	c.add("d5", sc.Measurements, sc.Types) // hand at d2 (used: cleared), d3 unused: evicted
-	if has("d3") || !has("d2") {
-		t.Fatalf("after d5: %v", c.devices)
+	for _, d := range []string{"d5", "d6"} {
+		c.add(sc, d)
 	}
-	c.forget("d4")
-	c.add("d6", sc.Measurements, sc.Types) // takes d4's slot: nothing evicted
-	if len(c.devices) != 4 || len(c.clock) != 4 || !has("d6") || has("d4") || !has("d0") || !has("d2") || !has("d5") {
-		t.Fatalf("after d6: %v (clock %d)", c.devices, len(c.clock))
+	// current: d4 d1 d5 d6 (full); the next add turns over again and drops
+	// d0, d2, d3, which were never checked since the first turnover
+	c.add(sc, "d7")
+	for d, want := range map[string]bool{"d0": false, "d2": false, "d3": false, "d1": true, "d4": true, "d7": true} {
+		if got := c.known(sc, d); got != want {
+			t.Errorf("after the second turnover: known(%s) = %v, want %v", d, got, want)
+		}
 	}
-	c.add("d7", sc.Measurements, sc.Types) // hand at d0, not checked since: evicted
-	if has("d0") || !has("d7") {
-		t.Fatalf("after d7: %v", c.devices)
+	c.add(other, "d7")
+	c.forget("d7")
+	if c.known(sc, "d7") || c.known(other, "d7") {
+		t.Error("forget kept d7")
 	}
 	for i := 0; i < 1000; i++ {
 		d := fmt.Sprintf("x%d", i)
-		c.add(d, sc.Measurements[:1], sc.Types[:1])
-		c.add(d, sc.Measurements[1:], sc.Types[1:])
-		if known, conflict := c.check(sc, d); !known || conflict != "" {
-			t.Fatalf("%s just added: known %v conflict %q", d, known, conflict)
+		c.add(sc, d)
+		if !c.known(sc, d) {
+			t.Fatalf("%s just added is unknown", d)
 		}
-		if len(c.devices) > 4 || len(c.clock) > 4 {
-			t.Fatalf("cache grew to %d devices (clock %d)", len(c.devices), len(c.clock))
+		if n := c.size(); n > 8 {
+			t.Fatalf("cache grew to %d pairs, capacity 8", n)
 		}
-	}
-	n := 0
-	for _, e := range c.clock {
-		if e != nil {
-			n++
-			if c.devices[e.device] != e || c.clock[e.slot] != e {
-				t.Errorf("clock and index disagree on %s", e.device)
-			}
-		}
-	}
-	if n != len(c.devices) {
-		t.Errorf("clock holds %d entries, index %d", n, len(c.devices))
 	}
 }
 
@@ -180,12 +168,11 @@ func BenchmarkSchemaCacheHit(b *testing.B) {
 	devs := make([]string, n)
 	for i := range devs {
 		devs[i] = fmt.Sprintf("root.factory.site%d.dev%d", i%10, i)
-		c.add(devs[i], sc.Measurements, sc.Types)
-		c.check(sc, devs[i])
+		c.add(sc, devs[i])
 	}
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
-		if known, _ := c.check(sc, devs[i%n]); !known {
+		if !c.known(sc, devs[i%n]) {
 			b.Fatal("miss")
 		}
 	}
@@ -205,7 +192,7 @@ func BenchmarkSchemaCacheNewDevice(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		d := devs[i%n]
-		c.add(d, sc.Measurements, sc.Types)
-		c.check(sc, d)
+		c.add(sc, d)
+		c.known(sc, d)
 	}
 }

@@ -96,6 +96,7 @@ type sessionConfig struct {
 	table          bool
 	database       string // table model: the session's database
 	timeout        time.Duration
+	tls            *sinkTLS // iotdb.tls; nil: plain (tls.go)
 }
 
 // openSession dials node and runs openSession + requestStatementId under
@@ -110,8 +111,15 @@ func openSession(ctx context.Context, node string, sc sessionConfig) (*session, 
 	if err != nil {
 		return nil, fmt.Errorf("connecting to iotdb %s: %w", node, err)
 	}
+	conn := nc // what Thrift reads and writes; s.conn stays the TCP connection, which the deadlines close
+	if sc.tls != nil {
+		if conn, err = sc.tls.handshake(dctx, nc, node); err != nil {
+			_ = nc.Close()
+			return nil, err
+		}
+	}
 	tconf := &thrift.TConfiguration{MaxFrameSize: thrift.DEFAULT_MAX_FRAME_SIZE}
-	trans := thrift.NewTFramedTransportConf(thrift.NewTSocketFromConnConf(nc, tconf), tconf)
+	trans := thrift.NewTFramedTransportConf(thrift.NewTSocketFromConnConf(conn, tconf), tconf)
 	pf := thrift.NewTBinaryProtocolFactoryConf(tconf)
 	s := &session{
 		node: node,
@@ -147,6 +155,12 @@ func openSession(ctx context.Context, node string, sc sessionConfig) (*session, 
 	})
 	if err != nil {
 		s.discard()
+		if sc.tls == nil {
+			return nil, fmt.Errorf("opening iotdb session on %s as %q: %w%s", node, sc.user, err, plainHint(err))
+		}
+		if permanentTLS(err) { // TLS 1.3: the server judges our certificate after the handshake
+			return nil, &TLSError{Node: node, Mode: sc.tls.mode, Err: err}
+		}
 		return nil, fmt.Errorf("opening iotdb session on %s as %q: %w", node, sc.user, err)
 	}
 	switch s.precision {

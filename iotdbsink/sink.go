@@ -88,8 +88,10 @@ type Sink struct {
 
 	pool      *pool
 	precision string
+	tls       *sinkTLS // iotdb.tls (tls.go); nil: plain
 
 	schemas schemaCache
+	tmplMu  sync.Mutex   // puts one device template in place at a time (template.go)
 	outage  retry.Outage // one line when IoTDB goes away, one when it is back
 
 	infoMu sync.Mutex
@@ -100,6 +102,26 @@ type Sink struct {
 type schemaInfo struct {
 	types []int32
 	cats  []int8
+	// Request size estimates (makeChunks): the measurement names' bytes,
+	// and per row the timestamp, one type byte per value (records) and the
+	// fixed-width values; text columns add their lengths per row.
+	namesBytes int
+	fixedRow   int
+	varCols    []int
+}
+
+// rowBytes estimates the encoded size of row r of g.
+func (in *schemaInfo) rowBytes(g *group, r int) int {
+	n := in.fixedRow
+	for _, c := range in.varCols {
+		switch v := g.vals[r][c].(type) {
+		case string:
+			n += len(v)
+		case []byte:
+			n += len(v)
+		}
+	}
+	return n
 }
 
 // New validates cfg and applies defaults. It does no I/O.
@@ -125,7 +147,12 @@ func New(cfg config.IoTDB, log zerolog.Logger) (*Sink, error) {
 		return nil, fmt.Errorf("iotdb.timestamp_precision: %q is not auto, ms, us or ns", cfg.Precision)
 	}
 	cfg = cfg.WithDefaults()
+	st, err := newSinkTLS(cfg.TLS) // tls.go
+	if err != nil {
+		return nil, err
+	}
 	return &Sink{
+		tls:     st,
 		cfg:     cfg,
 		log:     log.With().Str("component", "iotdbsink").Logger(),
 		metrics: nopMetrics{},
@@ -154,7 +181,7 @@ func (s *Sink) Open(ctx context.Context) error {
 	s.pool = newPool(s.cfg.Nodes, s.cfg.Sessions, sessionConfig{
 		user: s.cfg.User, password: s.cfg.Password,
 		table: s.table, database: s.cfg.Database,
-		timeout: s.cfg.WriteTimeout,
+		timeout: s.cfg.WriteTimeout, tls: s.tls,
 	})
 	slots := make([]*slot, 0, s.cfg.Sessions)
 	defer func() {
@@ -246,8 +273,9 @@ func (s *Sink) Write(ctx context.Context, pts []mapping.Point) (Result, error) {
 			return res, err
 		}
 	}
-	for _, ch := range makeChunks(b.groups, s.cfg.Batch.Rows, s.table) {
-		if err := s.sendChunk(ctx, ch, &res); err != nil {
+	for _, ch := range s.makeChunks(b.groups) {
+		ch.records = !s.table && ch.rows < 2*len(ch.segs) // few rows per device: records (see chunk)
+		if err := s.sendChunk(ctx, ch, &res, false); err != nil {
 			return res, err
 		}
 	}
@@ -285,17 +313,34 @@ func (s *Sink) reject(res *Result, r Rejection) {
 }
 
 // chunk is the content of one insert RPC: tree: tablets of one alignment
-// (insertTablets); table model: rows of one table (one relational insertTablet).
+// (insertTablets), or the same rows as records (insertRecords); table
+// model: rows of one table, of any number of devices (one relational
+// insertTablet: the tag columns tell the devices apart, docs/iotdb.md §6).
+//
+// Tree model, the call follows the shape of the chunk (docs/iotdb.md §2.6):
+// a chunk of few large devices goes as tablets (one per device, the
+// columnar form IoTDB writes fastest), a chunk of many devices with about
+// one row each (a fleet: fewer than two rows per device on average) as
+// records, one per row, which is what IoTDB's maintainers advise for rows
+// of distinct devices and what its Java client switches to by itself.
 type chunk struct {
 	aligned bool
 	schema  *mapping.Schema // table model
 	segs    []segment
 	rows    int
+	bytes   int  // estimated request size
+	records bool // tree: send as insertRecords
 }
 
-// makeChunks cuts the groups into chunks of at most limit rows, keeping
-// first-appearance order. A group bigger than limit is split by time.
-func makeChunks(groups []group, limit int, table bool) []chunk {
+// makeChunks cuts the groups into chunks of at most cfg.Batch.Rows rows and
+// about cfg.Batch.MaxBytes bytes, keeping first-appearance order. A group
+// bigger than either is split by time; a single row larger than the byte
+// bound goes alone.
+func (s *Sink) makeChunks(groups []group) []chunk {
+	limit, maxBytes := s.cfg.Batch.Rows, s.cfg.Batch.MaxBytes
+	if maxBytes <= 0 {
+		maxBytes = config.DefaultBatchMaxBytes
+	}
 	var done []chunk
 	var open []chunk
 	for gi := range groups {
@@ -305,22 +350,43 @@ func makeChunks(groups []group, limit int, table bool) []chunk {
 		}
 		k := -1
 		for i := range open {
-			if (table && open[i].schema == g.schema) || (!table && open[i].aligned == g.schema.Aligned) {
+			if (s.table && open[i].schema == g.schema) || (!s.table && open[i].aligned == g.schema.Aligned) {
 				k = i
 				break
 			}
 		}
 		if k < 0 {
-			open = append(open, chunk{aligned: g.schema.Aligned || table, schema: g.schema})
+			open = append(open, chunk{aligned: g.schema.Aligned || s.table, schema: g.schema})
 			k = len(open) - 1
+		}
+		in := s.info(g.schema)
+		// A row is estimated in the records form, the larger of the two
+		// for rows (each record repeats its device and names), so that
+		// whichever form the chunk is sent in fits.
+		segHead := len(g.device) + in.namesBytes + 4*len(g.schema.Types) + 48
+		rowHead := len(g.device) + in.namesBytes + 12
+		if s.table {
+			segHead, rowHead = 0, 0 // one tablet: the names are counted once per chunk
 		}
 		for lo := 0; lo < g.rows(); {
 			c := &open[k]
-			if c.rows >= limit {
+			if c.rows >= limit || (c.rows > 0 && c.bytes+segHead+rowHead+in.rowBytes(g, lo) > maxBytes) {
 				done = append(done, *c)
 				*c = chunk{aligned: c.aligned, schema: c.schema}
 			}
-			hi := min(g.rows(), lo+limit-c.rows)
+			if c.rows == 0 && s.table {
+				c.bytes = in.namesBytes + 4*len(g.schema.Types) + 64
+			}
+			c.bytes += segHead
+			hi := lo
+			for hi < g.rows() && c.rows+hi-lo < limit {
+				rb := rowHead + in.rowBytes(g, hi)
+				if hi > lo && c.bytes+rb > maxBytes {
+					break
+				}
+				c.bytes += rb
+				hi++
+			}
 			c.segs = append(c.segs, segment{g: g, lo: lo, hi: hi})
 			c.rows += hi - lo
 			lo = hi
@@ -335,15 +401,21 @@ func makeChunks(groups []group, limit int, table bool) []chunk {
 }
 
 // sendChunk writes one chunk with retries. A permanent failure is narrowed
-// down to the failing tablets (302 sub-statuses, else one tablet at a time)
-// and turned into Rejections. It returns an error only when the chunk could
-// not be written for a transient reason.
-func (s *Sink) sendChunk(ctx context.Context, ch chunk, res *Result) error {
+// down to the failing tablets (302 sub-statuses, else halves of the chunk
+// down to one tablet) and turned into Rejections. It returns an error only
+// when the chunk could not be written for a transient reason. A refusal
+// for missing series of devices under a device template (a server with
+// auto-create off does not activate templates on write) activates the
+// templates once and sends again.
+func (s *Sink) sendChunk(ctx context.Context, ch chunk, res *Result, activated bool) error {
 	enc := s.encode(ch)
 	defer enc.free()
 	op := "insertTablets"
-	if s.table {
+	switch {
+	case s.table:
 		op = "insertTablet"
+	case ch.records:
+		op = "insertRecords"
 	}
 	err := s.retry(ctx, op, func() error {
 		return s.withSession(ctx, op, func(sess *session) error { return enc.send(ctx, sess, s.cfg.WriteTimeout) })
@@ -363,6 +435,15 @@ func (s *Sink) sendChunk(ctx context.Context, ch chunk, res *Result) error {
 	if ctx.Err() != nil || Retryable(err) || !errors.As(err, &se) {
 		return err
 	}
+	if !activated && !s.table && s.cfg.CreateSchema && s.templateMissing(ch, se) {
+		ok, aerr := s.activateTemplates(ctx, ch)
+		if aerr != nil {
+			return aerr
+		}
+		if ok {
+			return s.sendChunk(ctx, ch, res, true)
+		}
+	}
 	if len(ch.segs) == 1 {
 		sg := ch.segs[0]
 		code, msg := se.Code, se.Message
@@ -378,10 +459,7 @@ func (s *Sink) sendChunk(ctx context.Context, ch chunk, res *Result) error {
 		})
 		return nil
 	}
-	single := func(sg segment) chunk {
-		return chunk{aligned: ch.aligned, schema: ch.schema, segs: []segment{sg}, rows: sg.rows()}
-	}
-	if !s.table && se.Code == client.MultipleError && len(se.Sub) == len(ch.segs) {
+	if !s.table && !ch.records && se.Code == client.MultipleError && len(se.Sub) == len(ch.segs) {
 		// One sub-status per tablet: resend only the failed ones, one by one,
 		// so each gets its own retry budget or rejection.
 		for i, sub := range se.Sub {
@@ -391,20 +469,59 @@ func (s *Sink) sendChunk(ctx context.Context, ch chunk, res *Result) error {
 				res.Tablets++
 				continue
 			}
-			if err := s.sendChunk(ctx, single(ch.segs[i]), res); err != nil {
+			if err := s.sendChunk(ctx, s.part(ch, ch.segs[i:i+1]), res, activated); err != nil {
 				return err
 			}
 		}
 		return nil
 	}
-	// The server did not say which tablet failed: send them one at a time.
+	// The server did not say which tablet failed: send each half on its
+	// own, down to single tablets, so a few bad devices among thousands
+	// cost a few requests each rather than one request per device.
 	// Re-sending tablets that were written already is harmless (overwrite).
+	if len(ch.segs) > 4 {
+		mid := len(ch.segs) / 2
+		for _, half := range [][]segment{ch.segs[:mid], ch.segs[mid:]} {
+			if err := s.sendChunk(ctx, s.part(ch, half), res, activated); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	for _, sg := range ch.segs {
-		if err := s.sendChunk(ctx, single(sg), res); err != nil {
+		if err := s.sendChunk(ctx, s.part(ch, []segment{sg}), res, activated); err != nil {
 			return err
 		}
 	}
 	return nil
+}
+
+// part is a chunk of some of ch's segments, sent as tablets (the form whose
+// answer names the failing device).
+func (s *Sink) part(ch chunk, segs []segment) chunk {
+	p := chunk{aligned: ch.aligned, schema: ch.schema, segs: segs}
+	for _, sg := range segs {
+		p.rows += sg.rows()
+	}
+	return p
+}
+
+// templateMissing reports a refusal for missing series in a chunk holding
+// devices under a device template.
+func (s *Sink) templateMissing(ch chunk, se *StatusError) bool {
+	code, msg := se.Code, se.Message
+	if code == client.MultipleError {
+		code, msg = firstFailure(se)
+	}
+	if systemicClassOf(code, msg) != systemicMissing {
+		return false
+	}
+	for _, sg := range ch.segs {
+		if sg.g.schema.Template != "" {
+			return true
+		}
+	}
+	return false
 }
 
 // firstFailure picks the first failing sub-status of a 302.
@@ -439,10 +556,23 @@ func (s *Sink) info(sc *mapping.Schema) *schemaInfo {
 	defer s.infoMu.Unlock()
 	in := s.infos[sc]
 	if in == nil {
-		in = &schemaInfo{types: make([]int32, len(sc.Types))}
+		in = &schemaInfo{types: make([]int32, len(sc.Types)), fixedRow: 8}
 		for i, t := range sc.Types {
 			in.types[i] = int32(t)
+			in.namesBytes += len(sc.Measurements[i]) + 4
+			switch t {
+			case client.BOOLEAN:
+				in.fixedRow += 2
+			case client.INT32, client.FLOAT, client.DATE:
+				in.fixedRow += 5
+			case client.INT64, client.DOUBLE, client.TIMESTAMP:
+				in.fixedRow += 9
+			default: // TEXT, STRING, BLOB: a length, then the bytes
+				in.fixedRow += 5
+				in.varCols = append(in.varCols, i)
+			}
 		}
+		in.fixedRow += (len(sc.Types) + 7) / 8 // null bitmaps
 		if sc.Categories != nil {
 			in.cats = make([]int8, len(sc.Categories))
 			for i, c := range sc.Categories {
@@ -456,15 +586,20 @@ func (s *Sink) info(sc *mapping.Schema) *schemaInfo {
 
 // encoded is a chunk in wire form, ready to send (and resend).
 type encoded struct {
-	buf    *[]byte
-	tree   *rpc.TSInsertTabletsReq
-	tablet *rpc.TSInsertTabletReq
+	buf     *[]byte
+	tree    *rpc.TSInsertTabletsReq
+	tablet  *rpc.TSInsertTabletReq
+	records *rawRecords // records.go
+	empty   bool        // records: every row was all NULL, nothing to send
 }
 
 var bufPool = sync.Pool{New: func() any { b := make([]byte, 0, 1<<20); return &b }}
 var nullPool = sync.Pool{New: func() any { b := make([]byte, 0, 1024); return &b }}
 
 func (s *Sink) encode(ch chunk) *encoded {
+	if ch.records {
+		return s.encodeRecords(ch)
+	}
 	e := &encoded{buf: bufPool.Get().(*[]byte)}
 	buf := (*e.buf)[:0]
 	nulls := nullPool.Get().(*[]byte)
@@ -523,6 +658,14 @@ func (s *Sink) encode(ch chunk) *encoded {
 
 // send performs the insert on sess.
 func (e *encoded) send(ctx context.Context, sess *session, timeout time.Duration) error {
+	if e.records != nil {
+		if e.empty {
+			return nil
+		}
+		return sess.call(ctx, timeout, "insertRecords", func(ctx context.Context) error {
+			return sendRecords(ctx, sess, e.records)
+		})
+	}
 	if e.tablet != nil {
 		return sess.call(ctx, timeout, "insertTablet", func(ctx context.Context) error {
 			e.tablet.SessionId = sess.id
@@ -549,7 +692,7 @@ func (e *encoded) free() {
 	if cap(*e.buf) <= 64<<20 {
 		bufPool.Put(e.buf)
 	}
-	e.tree, e.tablet = nil, nil
+	e.tree, e.tablet, e.records = nil, nil, nil
 }
 
 // sqlIdent renders a table-model identifier: bare when it is a plain

@@ -26,6 +26,9 @@ import (
 //	          sink's own check ("series ... exists with type ...")
 //	aligned   the device exists with the other alignment: 507/609
 //	          "Timeseries under this device is [not] aligned"
+//	template  the mapping's device template cannot be put in place or
+//	          does not fit: 510..516 (template errors), or the sink's own
+//	          check ("device template ... has measurement ... as ...")
 //
 // Everything else stays a refusal of the row (a dirty row): an illegal path
 // (509: the device value of that row), a timestamp out of TTL (607) or
@@ -42,6 +45,7 @@ const (
 	systemicMissing
 	systemicType
 	systemicAligned
+	systemicTemplate
 )
 
 func systemicClassOf(code int32, msg string) systemicClass {
@@ -50,6 +54,9 @@ func systemicClassOf(code int32, msg string) systemicClass {
 	}
 	m := strings.ToLower(msg)
 	switch {
+	case code >= client.CreateTemplateError && code <= client.TemplateIncompatible, code == client.TemplateNotActivated,
+		strings.Contains(m, "device template"):
+		return systemicTemplate
 	case strings.Contains(m, "under this device is"):
 		return systemicAligned
 	case code == codeDataTypeMismatch,
@@ -72,6 +79,8 @@ func (c systemicClass) remedy() string {
 		return "align the mapping's measurement type with the existing series (measurements[].type), or drop or rename the series in IoTDB"
 	case systemicAligned:
 		return "make the mapping's aligned setting match the existing device, or drop the device in IoTDB"
+	case systemicTemplate:
+		return "make the mapping's device_template fit what IoTDB holds (the message says what differs), or remove device_template from the mapping"
 	}
 	return "fix the series in IoTDB or the mapping"
 }

@@ -14,6 +14,7 @@ import (
 	"github.com/apache/iotdb-client-go/v2/client"
 	"github.com/apache/iotdb-client-go/v2/common"
 
+	"github.com/mysql-iotdb-bridge/bridge/config"
 	"github.com/mysql-iotdb-bridge/bridge/mapping"
 )
 
@@ -228,7 +229,7 @@ func TestMakeChunks(t *testing.T) {
 	defer putBatch(b)
 	b.build(pts)
 	var got []string
-	for _, c := range makeChunks(b.groups, 10, false) {
+	for _, c := range chunker(10, 8<<20, false).makeChunks(b.groups) {
 		var segs []string
 		for _, s := range c.segs {
 			segs = append(segs, fmt.Sprintf("%s[%d:%d]", strings.TrimPrefix(s.g.device, "root.f."), s.lo, s.hi))
@@ -243,6 +244,63 @@ func TestMakeChunks(t *testing.T) {
 	}
 	if !reflect.DeepEqual(got, want) {
 		t.Errorf("chunks =\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+// chunker is a sink that only cuts chunks.
+func chunker(rows, maxBytes int, table bool) *Sink {
+	return &Sink{cfg: config.IoTDB{Batch: config.Batch{Rows: rows, MaxBytes: maxBytes}}, table: table,
+		infos: make(map[*mapping.Schema]*schemaInfo)}
+}
+
+// TestMakeChunksByBytes: a chunk stays within the byte bound (the server
+// refuses larger frames, docs/iotdb.md §1.1), text lengths count, the
+// estimate is not below the encoded size, and a row larger than the bound
+// goes alone.
+func TestMakeChunksByBytes(t *testing.T) {
+	sc := &mapping.Schema{Model: "tree", Database: "root.f", Aligned: true,
+		Measurements: []string{"v", "txt"}, Types: []client.TSDataType{client.DOUBLE, client.TEXT}}
+	var pts []mapping.Point
+	for i := 0; i < 300; i++ {
+		pts = append(pts, mapping.Point{Device: fmt.Sprintf("root.f.d%d", i%30), Time: int64(i), Schema: sc,
+			Values: []any{float64(i), strings.Repeat("x", 1000)}})
+	}
+	pts = append(pts, mapping.Point{Device: "root.f.huge", Time: 1, Schema: sc, Values: []any{1.0, strings.Repeat("y", 100_000)}})
+	b := getBatch()
+	defer putBatch(b)
+	b.build(pts)
+	const limit = 64 << 10
+	s := chunker(10000, limit, false)
+	rows := 0
+	chunks := s.makeChunks(b.groups)
+	for _, ch := range chunks {
+		rows += ch.rows
+		for _, records := range []bool{false, true} {
+			ch.records = records
+			e := s.encode(ch)
+			size := 0
+			if records {
+				size = len(e.records.body) + 14
+			} else {
+				for i := range e.tree.ValuesList {
+					size += len(e.tree.ValuesList[i]) + len(e.tree.TimestampsList[i]) + len(e.tree.PrefixPaths[i])
+				}
+			}
+			e.free()
+			if size > ch.bytes {
+				t.Errorf("chunk of %d rows (records %v): %d bytes encoded, estimated %d", ch.rows, records, size, ch.bytes)
+			}
+			if ch.rows > 1 && size > limit {
+				t.Errorf("chunk of %d rows: %d bytes, over the bound %d", ch.rows, size, limit)
+			}
+		}
+	}
+	if rows != 301 || len(chunks) < 301*1000/limit {
+		t.Errorf("%d rows in %d chunks", rows, len(chunks))
+	}
+	last := chunks[len(chunks)-1]
+	if last.rows != 1 || last.segs[0].g.device != "root.f.huge" {
+		t.Errorf("the huge row did not go alone: %d rows, %s", last.rows, last.segs[0].g.device)
 	}
 }
 
@@ -311,13 +369,13 @@ func BenchmarkBuildTablets(b *testing.B) {
 			Values: []any{float64(i), float32(i), int64(i), int32(i), label},
 		}
 	}
-	s := &Sink{infos: make(map[*mapping.Schema]*schemaInfo)}
+	s := chunker(10000, 8<<20, false)
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		bt := getBatch()
 		bt.build(pts)
-		for _, ch := range makeChunks(bt.groups, 10000, false) {
+		for _, ch := range s.makeChunks(bt.groups) {
 			e := s.encode(ch)
 			e.free()
 		}

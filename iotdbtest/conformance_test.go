@@ -461,7 +461,7 @@ func TestQueries(t *testing.T) {
 		t.Fatal(rows)
 	}
 	// unsupported SQL: a status, not a panic
-	_, err := s.ExecuteQueryStatement("SELECT last_value(v) FROM root.q.d GROUP BY ([0, 10), 1ms)", nil)
+	_, err := s.ExecuteQueryStatement("SELECT last_value(v) FROM root.q.d GROUP BY LEVEL = 1", nil)
 	wantCode(t, err, 700)
 	wantCode(t, s.ExecuteNonQueryStatement("ALTER TIMESERIES root.q.d.v RENAME x TO y"), 700)
 	// a non-query through ExecuteQueryStatement: an error instead of the client panic

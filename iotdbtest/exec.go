@@ -102,13 +102,15 @@ func (s *store) exec(st *stmt, sess *session, o writeOpts) execResult {
 		return s.showTimeseries(st.name)
 	case stShowTables:
 		return s.showTables(st, sess)
-	case stSelect, stCount:
+	case stAggregate:
+		s.stats.Queries++
+		return st.agg.run(s, sess, o)
+	case stTemplate:
+		return st.tmpl.run(s, o)
+	case stSelect:
 		s.stats.Queries++
 		if table {
 			return s.selectTable(st, sess)
-		}
-		if st.kind == stCount {
-			return s.countTree(st)
 		}
 		return s.selectTree(st)
 	}
@@ -167,17 +169,13 @@ func (s *store) showDevices(pattern string) execResult {
 	rs.names, rs.types = textCols("Device", "IsAligned", "Template", "TTL(ms)")
 	rs.cols = make([][]any, 4)
 	var devs []*device
-	for _, d := range s.devices {
-		if matchPattern(pat, d.nodes) {
-			devs = append(devs, d)
-		}
-	}
+	s.devicesMatching(pat, func(d *device) { devs = append(devs, d) })
 	sort.Slice(devs, func(i, j int) bool { return devs[i].path < devs[j].path })
 	for _, d := range devs {
 		rs.times = append(rs.times, 0)
 		rs.cols[0] = append(rs.cols[0], d.path)
 		rs.cols[1] = append(rs.cols[1], fmt.Sprint(d.aligned))
-		rs.cols[2] = append(rs.cols[2], nil)
+		rs.cols[2] = append(rs.cols[2], d.templateName()) // the template's name, or NULL (template.go)
 		rs.cols[3] = append(rs.cols[3], "INF")
 	}
 	return execResult{rs: rs}
@@ -281,47 +279,6 @@ func (s *store) selectTree(st *stmt) execResult {
 	return execResult{rs: rs}
 }
 
-func (s *store) countTree(st *stmt) execResult {
-	if st.where != nil && len(st.where.eq) > 0 {
-		return fail(codeSemanticError, "iotdbtest supports only time predicates in tree queries")
-	}
-	pat, err := splitPath(st.name, true)
-	if err != nil {
-		return fail(codeIllegalPath, "%s", err.Error())
-	}
-	var sel []*series
-	if st.paths == nil {
-		sel = s.matchSeries(append(pat, "*"))
-	} else {
-		for _, p := range st.paths {
-			m, err := parseMeasurement(p)
-			if err != nil {
-				return fail(codeIllegalPath, "%s", err.Error())
-			}
-			sel = append(sel, s.matchSeries(append(slices.Clone(pat), m))...)
-		}
-	}
-	tr := fullRange()
-	if st.where != nil {
-		tr = st.where.tr
-	}
-	rs := &resultSet{ignoreTime: true, times: []int64{0}}
-	for _, sr := range sel {
-		ts := sr.data.times()
-		a, _ := slices.BinarySearch(ts, tr.lo)
-		b := a
-		if tr.hi == fullRange().hi {
-			b = len(ts)
-		} else {
-			b, _ = slices.BinarySearch(ts, tr.hi+1)
-		}
-		rs.names = append(rs.names, "count("+sr.path+")")
-		rs.types = append(rs.types, INT64)
-		rs.cols = append(rs.cols, []any{int64(max(0, b-a))})
-	}
-	return execResult{rs: rs}
-}
-
 // tableRef resolves "t" or "db.t" against the session database.
 func (s *store) tableRef(name string, sess *session) (*table, string, *statusErr) {
 	db := sess.db
@@ -370,13 +327,6 @@ func (s *store) selectTable(st *stmt, sess *session) execResult {
 		rows = rows[:st.limit]
 	}
 	rs := &resultSet{ignoreTime: true}
-	if st.kind == stCount {
-		rs.names = []string{"_col0"}
-		rs.types = []TSDataType{INT64}
-		rs.times = []int64{0}
-		rs.cols = [][]any{{int64(len(rows))}}
-		return execResult{rs: rs}
-	}
 	type outCol struct {
 		name string
 		typ  TSDataType

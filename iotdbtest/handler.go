@@ -269,8 +269,8 @@ func (h *conn) InsertStringRecord(ctx context.Context, req *rpc.TSInsertStringRe
 	return h.write(func(s *Stats) { s.InsertStringRecordCalls++ }, func(o writeOpts) *common.TSStatus {
 		st := h.srv.store
 		reg := func(name string) (TSDataType, bool) {
-			if d := st.devCache[req.PrefixPath]; d != nil {
-				if sr := d.rawMeas[name]; sr != nil {
+			if d := st.devices[req.PrefixPath]; d != nil {
+				if sr := d.series[name]; sr != nil {
 					return sr.dtype, true
 				}
 			}
@@ -490,25 +490,6 @@ func (h *conn) ExecuteBatchStatement(ctx context.Context, req *rpc.TSExecuteBatc
 	return st, nil
 }
 
-const maxBlockBytes = 8 << 20 // keep answers well below the client's 16 MB frame limit (docs/iotdb.md §1.1)
-
-// page encodes the next page of c (at most fetchSize rows).
-func page(c *cursor, fetchSize int) [][]byte {
-	n := c.rs.rows()
-	if c.pos >= n {
-		return nil
-	}
-	hi := min(n, c.pos+fetchSize)
-	for {
-		b := c.rs.encodeTsBlock(c.pos, hi)
-		if len(b) <= maxBlockBytes || hi-c.pos <= 1 {
-			c.pos = hi
-			return [][]byte{b}
-		}
-		hi = c.pos + (hi-c.pos)/2
-	}
-}
-
 func fetchSizeOf(p *int32) int {
 	if p == nil || *p <= 0 {
 		return 1024
@@ -521,7 +502,10 @@ func fetchSizeOf(p *int32) int {
 func (h *conn) queryResp(rs *resultSet, fetchSize *int32) *rpc.TSExecuteStatementResp {
 	qid := h.srv.nextID()
 	c := &cursor{rs: rs}
-	blocks := page(c, fetchSizeOf(fetchSize))
+	blocks, e := firstPage(c, fetchSizeOf(fetchSize)) // paged and bounded in bytes: fetch.go
+	if e != nil {
+		return &rpc.TSExecuteStatementResp{Status: status(e.code, e.msg)}
+	}
 	more := c.pos < rs.rows()
 	if more {
 		h.queries[qid] = c
@@ -557,7 +541,11 @@ func (h *conn) FetchResultsV2(ctx context.Context, req *rpc.TSFetchResultsReq) (
 		return &rpc.TSFetchResultsResp{Status: okStatus(), HasResultSet: false, IsAlign: true, MoreData: &no}, nil
 	}
 	fs := req.FetchSize
-	blocks := page(c, fetchSizeOf(&fs))
+	blocks, e := laterPage(c, fetchSizeOf(&fs))
+	if e != nil {
+		delete(h.queries, req.QueryId)
+		return &rpc.TSFetchResultsResp{Status: status(e.code, e.msg), HasResultSet: false, IsAlign: true, MoreData: &no}, nil
+	}
 	more := c.pos < c.rs.rows()
 	if !more {
 		delete(h.queries, req.QueryId)

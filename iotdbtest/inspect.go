@@ -47,6 +47,8 @@ type Stats struct {
 	Statements                    int64 // SQL statements executed
 	Queries                       int64 // SELECT statements
 	Restarts                      int64
+	LargestFrame                  int64 // bytes of the largest request frame read (frames.go)
+	OversizedFrames               int64 // request frames above Options.MaxFrameSize (each dropped its connection)
 }
 
 // outValue converts a stored value to its public form.

@@ -12,17 +12,37 @@ type resultSet struct {
 	types      []TSDataType
 	ignoreTime bool
 	times      []int64
-	cols       [][]any // cols[c][row]; nil = NULL
+	cols       [][]any   // cols[c][row]; nil = NULL
+	src        rowSource // when set, rows come from src instead of times/cols (fetch.go)
 }
 
-func (r *resultSet) rows() int { return len(r.times) }
+func (r *resultSet) rows() int {
+	if r.src != nil {
+		return r.src.numRows()
+	}
+	return len(r.times)
+}
+
+func (r *resultSet) timeAt(i int) int64 {
+	if r.src != nil {
+		return r.src.timeAt(i)
+	}
+	return r.times[i]
+}
+
+func (r *resultSet) cell(c, i int) any {
+	if r.src != nil {
+		return r.src.cellAt(c, i)
+	}
+	return r.cols[c][i]
+}
 
 // encodeTsBlock serialises rows [lo,hi) as a TsBlock (docs/iotdb.md §5.3): all
 // integers big-endian; null flags and booleans packed MSB-first.
 func (r *resultSet) encodeTsBlock(lo, hi int) []byte {
 	n := hi - lo
-	b := make([]byte, 0, 64+n*(8+9*len(r.cols)))
-	b = binary.BigEndian.AppendUint32(b, uint32(len(r.cols)))
+	b := make([]byte, 0, 64+n*(8+9*len(r.types)))
+	b = binary.BigEndian.AppendUint32(b, uint32(len(r.types)))
 	for _, t := range r.types {
 		b = append(b, byte(t))
 	}
@@ -33,16 +53,16 @@ func (r *resultSet) encodeTsBlock(lo, hi int) []byte {
 	}
 	// time column, never null
 	b = append(b, 0)
-	for _, t := range r.times[lo:hi] {
-		b = binary.BigEndian.AppendUint64(b, uint64(t))
+	for i := lo; i < hi; i++ {
+		b = binary.BigEndian.AppendUint64(b, uint64(r.timeAt(i)))
 	}
+	vals := make([]any, n)
 	for ci, t := range r.types {
-		vals := r.cols[ci][lo:hi]
 		hasNull := false
-		for _, v := range vals {
-			if v == nil {
+		for i := range vals {
+			vals[i] = r.cell(ci, lo+i)
+			if vals[i] == nil {
 				hasNull = true
-				break
 			}
 		}
 		if hasNull {

@@ -11,9 +11,14 @@ import (
 // an existing time is found by binary search and overwritten in place
 // (docs/iotdb.md §3.3: duplicates overwrite, last write wins).
 type pointsOf[T any] struct {
-	t  []int64
-	v  []T
-	ot []int64 // out-of-order times, not present in t
+	t   []int64
+	v   []T
+	ooo *outOfOrder[T] // nil until a point arrives out of order: most series never get one, and 10^6 devices hold millions of series
+}
+
+// outOfOrder holds times not present in the sorted run, until merged.
+type outOfOrder[T any] struct {
+	ot []int64
 	ov []T
 }
 
@@ -32,9 +37,12 @@ func (d *pointsOf[T]) put(t int64, v T) {
 		d.v[i] = v
 		return
 	}
-	d.ot = append(d.ot, t)
-	d.ov = append(d.ov, v)
-	if k := len(d.ot); k >= 4096 && k >= n/8 {
+	if d.ooo == nil {
+		d.ooo = &outOfOrder[T]{}
+	}
+	d.ooo.ot = append(d.ooo.ot, t)
+	d.ooo.ov = append(d.ooo.ov, v)
+	if k := len(d.ooo.ot); k >= 4096 && k >= n/8 {
 		d.merge()
 	}
 }
@@ -42,7 +50,11 @@ func (d *pointsOf[T]) put(t int64, v T) {
 // merge folds the out-of-order buffer into the sorted run. Within the buffer
 // the last write of a time wins.
 func (d *pointsOf[T]) merge() {
-	k := len(d.ot)
+	if d.ooo == nil {
+		return
+	}
+	ot, ov := d.ooo.ot, d.ooo.ov
+	k := len(ot)
 	if k == 0 {
 		return
 	}
@@ -50,11 +62,11 @@ func (d *pointsOf[T]) merge() {
 	for i := range idx {
 		idx[i] = i
 	}
-	sort.SliceStable(idx, func(a, b int) bool { return d.ot[idx[a]] < d.ot[idx[b]] })
+	sort.SliceStable(idx, func(a, b int) bool { return ot[idx[a]] < ot[idx[b]] })
 	// dedupe, keep last (stable sort keeps arrival order among equal times)
 	uniq := idx[:0]
 	for i := 0; i < len(idx); i++ {
-		if i+1 < len(idx) && d.ot[idx[i+1]] == d.ot[idx[i]] {
+		if i+1 < len(idx) && ot[idx[i+1]] == ot[idx[i]] {
 			continue
 		}
 		uniq = append(uniq, idx[i])
@@ -63,18 +75,18 @@ func (d *pointsOf[T]) merge() {
 	nv := make([]T, 0, len(d.t)+len(uniq))
 	i, j := 0, 0
 	for i < len(d.t) || j < len(uniq) {
-		if j >= len(uniq) || (i < len(d.t) && d.t[i] < d.ot[uniq[j]]) {
+		if j >= len(uniq) || (i < len(d.t) && d.t[i] < ot[uniq[j]]) {
 			nt = append(nt, d.t[i])
 			nv = append(nv, d.v[i])
 			i++
 		} else {
-			nt = append(nt, d.ot[uniq[j]])
-			nv = append(nv, d.ov[uniq[j]])
+			nt = append(nt, ot[uniq[j]])
+			nv = append(nv, ov[uniq[j]])
 			j++
 		}
 	}
 	d.t, d.v = nt, nv
-	d.ot, d.ov = nil, nil
+	d.ooo = nil
 }
 
 // deleteRange removes points with lo <= t <= hi (inclusive, docs/iotdb.md §5.1).

@@ -41,6 +41,10 @@ type Options struct {
 	// Stats are all kept) but stores no point values: for long benchmarks
 	// where ~16 bytes per stored point would exhaust memory.
 	DiscardData bool
+	// MaxFrameSize is the largest request frame accepted, in bytes
+	// (thrift_max_frame_size; frames.go): a larger one drops the connection,
+	// as on a real server. 0 means DefaultMaxFrameSize (64 MiB).
+	MaxFrameSize int
 }
 
 // Server is a running test double. All methods are safe for concurrent use.
@@ -66,9 +70,6 @@ type liveConn struct {
 	nc     net.Conn
 	cancel context.CancelFunc
 }
-
-// maxFrame is the server's thrift MaxFrameSize (docs/iotdb.md §1.1, §8).
-const maxFrame = 512 << 20
 
 // NewServer starts a server; it is listening and serving on return.
 func NewServer(o Options) (*Server, error) {
@@ -177,8 +178,9 @@ func (s *Server) serve(ctx context.Context, lc *liveConn) {
 		delete(s.conns, lc)
 		s.mu.Unlock()
 	}()
-	cfg := &thrift.TConfiguration{MaxFrameSize: maxFrame}
-	pc := &peekConn{Conn: lc.nc, r: bufio.NewReaderSize(lc.nc, 64<<10)}
+	cfg := &thrift.TConfiguration{MaxFrameSize: s.maxFrameSize()} // docs/iotdb.md §1.1, §8; frames.go
+	fm := &frameMeter{Conn: lc.nc, srv: s}
+	pc := &peekConn{Conn: fm, r: bufio.NewReaderSize(fm, 64<<10)}
 	hdr, err := pc.r.Peek(5)
 	if err != nil {
 		return

@@ -268,8 +268,9 @@ const (
 	stShowTimeseries
 	stShowTables
 	stSelect
-	stCount
 	stCreateTable
+	stAggregate // aggregate queries and COUNT TIMESERIES/DEVICES (treeagg.go, tableagg.go)
+	stTemplate  // device template statements (template.go)
 )
 
 type colDef struct {
@@ -291,11 +292,16 @@ type stmt struct {
 	orderDesc   bool
 	limit       int64
 	offset      int64
+	agg         aggQuery  // stAggregate
+	tmpl        *tmplStmt // stTemplate
 }
 
 func (s *stmt) isQuery() bool {
+	if s.kind == stTemplate {
+		return s.tmpl.isQuery()
+	}
 	switch s.kind {
-	case stShowDatabases, stShowDevices, stShowTimeseries, stShowTables, stSelect, stCount:
+	case stShowDatabases, stShowDevices, stShowTimeseries, stShowTables, stSelect, stAggregate:
 		return true
 	}
 	return false
@@ -309,6 +315,12 @@ func parseSQL(sql, dialect string) (*stmt, error) {
 	}
 	if len(toks) == 0 {
 		return nil, fmt.Errorf("empty statement")
+	}
+	if st, ok, err := parseAggregate(sql, toks, dialect); ok {
+		return st, err
+	}
+	if st, ok, err := parseTemplate(toks, dialect); ok {
+		return st, err
 	}
 	p := &parser{toks: toks}
 	var st *stmt
@@ -577,55 +589,24 @@ func (p *parser) parseShow() (*stmt, error) {
 }
 
 func (p *parser) parseSelect() (*stmt, error) {
-	st := &stmt{kind: stSelect, limit: -1}
-	if p.peek().is("count") {
-		st.kind = stCount
-		for {
-			if !p.accept("count") {
-				return nil, fmt.Errorf("only COUNT(...) aggregations are supported")
-			}
-			if !p.acceptPunct("(") {
-				return nil, fmt.Errorf("expected ( after COUNT")
-			}
-			w, err := p.word()
-			if err != nil {
-				return nil, err
-			}
-			if !p.acceptPunct(")") {
-				return nil, fmt.Errorf("expected ) in COUNT")
-			}
-			if w != "*" {
-				st.paths = append(st.paths, w)
-			} else {
-				st.paths = nil
-				st.cols = append(st.cols, colDef{name: "*"})
-			}
-			if !p.acceptPunct(",") {
-				break
-			}
+	st := &stmt{kind: stSelect, limit: -1} // aggregates (COUNT included) are parsed in treeagg.go / tableagg.go
+	for {
+		w, err := p.word()
+		if err != nil {
+			return nil, err
 		}
-		if len(st.cols) > 0 {
+		if w == "*" {
 			st.paths = nil
+			st.cols = append(st.cols, colDef{name: "*"})
+		} else {
+			st.paths = append(st.paths, w)
 		}
-	} else {
-		for {
-			w, err := p.word()
-			if err != nil {
-				return nil, err
-			}
-			if w == "*" {
-				st.paths = nil
-				st.cols = append(st.cols, colDef{name: "*"})
-			} else {
-				st.paths = append(st.paths, w)
-			}
-			if !p.acceptPunct(",") {
-				break
-			}
+		if !p.acceptPunct(",") {
+			break
 		}
-		if len(st.cols) > 0 {
-			st.paths = nil
-		}
+	}
+	if len(st.cols) > 0 {
+		st.paths = nil
 	}
 	if err := p.expect("from"); err != nil {
 		return nil, err

@@ -26,28 +26,30 @@ type device struct {
 	nodes   []string
 	db      string
 	aligned bool
-	series  map[string]*series
+	series  map[string]*series // stored measurement -> series
 	order   []*series
-	rawMeas map[string]*series // measurement as sent -> series (fast path)
+	tmpl    *template // the device template activated on this device, or nil (template.go)
 }
 
 // store is the shared data of one Server: tree databases/devices/series and
 // table-model databases. Everything is guarded by mu.
 type store struct {
-	mu       sync.Mutex
-	dbs      map[string][]string // tree database path -> nodes
-	devices  map[string]*device  // stored device path -> device
-	devCache map[string]*device  // prefixPath as sent -> device
-	tdbs     map[string]*tableDB // table-model databases (lower case)
-	stats    Stats
+	mu      sync.Mutex
+	dbs     map[string][]string // tree database path -> nodes
+	devices map[string]*device  // stored device path -> device
+	index   pathIndex           // the devices by path node, for patterns (index.go)
+	tdbs    map[string]*tableDB // table-model databases (lower case)
+	tmpls   templates           // device templates (template.go)
+	stats   Stats
 }
 
 func newStore() *store {
 	return &store{
-		dbs:      map[string][]string{},
-		devices:  map[string]*device{},
-		devCache: map[string]*device{},
-		tdbs:     map[string]*tableDB{},
+		dbs:     map[string][]string{},
+		devices: map[string]*device{},
+		index:   newPathIndex(),
+		tdbs:    map[string]*tableDB{},
+		tmpls:   newTemplates(),
 	}
 }
 
@@ -148,54 +150,73 @@ func (s *store) createDB(path string) *statusErr {
 	return nil
 }
 
+// plannedDev is a device that one write RPC creates (it did not exist
+// before): validation plans it, apply creates it.
 type plannedDev struct {
-	dev      *device // nil when the device is created by this RPC
 	path     string
 	nodes    []string
 	db       string
-	newDB    bool
 	aligned  bool
+	tmpl     *template // activated by this write (template set on a prefix, auto-create on)
 	newTypes map[string]TSDataType
+	dev      *device // set when applied
+}
+
+// colPlan is what validation decided for one column of one unit.
+type colPlan struct {
+	sr   *series // the existing series, or nil when the write creates it
+	name string  // stored measurement
+	reg  TSDataType
+	fail string // non-empty: column is dropped with this message
 }
 
 // writeTree applies a tree write RPC: validate everything first (illegal
 // paths, precision, database, alignment → whole RPC fails, nothing written),
 // then per column type checks with partial insert (docs/iotdb.md §3.1, §3.2, §3.5, §4).
+// Device templates (template.go, docs/iotdb.md §3.6): a new device under a
+// path with a template set activates it (auto-create on) and takes its
+// alignment and types; a measurement the template lacks extends it.
+//
+// Cost per unit is what matters at 10^6 devices with one row each: an
+// existing device is one map lookup by the path as sent (stored paths are
+// normalised, and senders almost always send them normalised), an existing
+// series one lookup in the device, and nothing is allocated per unit but
+// the column plans (one slice for the whole RPC).
 func (s *store) writeTree(units []treeUnit, o writeOpts) *common.TSStatus {
-	type colPlan struct {
-		name string // stored measurement
-		reg  TSDataType
-		fail string // non-empty: column is dropped with this message
+	ncols := 0
+	for ui := range units {
+		ncols += len(units[ui].cols)
 	}
-	plans := make([]*plannedDev, len(units))
-	cplans := make([][]colPlan, len(units))
-	pdevs := map[string]*plannedDev{}
-	newDBs := map[string]bool{}
+	devs := make([]*device, len(units))        // existing device of each unit
+	planned := make([]*plannedDev, len(units)) // or the device this RPC creates
+	cps := make([]colPlan, ncols)
+	var newDevs map[string]*plannedDev
+	var newDBs map[string]bool
+	var pending map[*device]map[string]TSDataType // new series of existing devices
+	var exts map[*template]map[string]TSDataType  // template extensions
 	var failedNames, failedMsgs []string
 
+	cpOff := 0
 	for ui := range units {
 		u := &units[ui]
 		if e := checkPrecision(o.precision, u.times); e != nil {
 			return status(e.code, e.msg)
 		}
+		d := s.devices[u.device]
 		var pd *plannedDev
-		if d := s.devCache[u.device]; d != nil {
-			pd = pdevs[d.path]
-			if pd == nil {
-				pd = &plannedDev{dev: d, path: d.path, nodes: d.nodes, db: d.db, aligned: d.aligned}
-				pdevs[d.path] = pd
-			}
-		} else {
+		if d == nil {
 			nodes, full, err := parseDevicePath(u.device)
 			if err != nil {
 				return status(codeIllegalPath, err.Error())
 			}
-			pd = pdevs[full]
-			if pd == nil {
-				if d := s.devices[full]; d != nil {
-					pd = &plannedDev{dev: d, path: full, nodes: d.nodes, db: d.db, aligned: d.aligned}
-				} else {
+			d = s.devices[full]
+			if d == nil {
+				pd = newDevs[full]
+				if pd == nil {
 					pd = &plannedDev{path: full, nodes: nodes, aligned: u.aligned}
+					if t := s.templateOf(nodes); t != nil && o.autoCreate {
+						pd.tmpl, pd.aligned = t, t.aligned
+					}
 					if db, ok := s.findDB(nodes); ok {
 						pd.db = db
 					} else {
@@ -203,7 +224,9 @@ func (s *store) writeTree(units []treeUnit, o writeOpts) *common.TSStatus {
 						db := strings.Join(dbNodes, ".")
 						if _, ok := s.findDB(dbNodes); ok || newDBs[db] || o.autoCreate {
 							pd.db = db
-							pd.newDB = !newDBs[db]
+							if newDBs == nil {
+								newDBs = map[string]bool{}
+							}
 							newDBs[db] = true
 						} else {
 							names := make([]string, len(u.cols))
@@ -214,54 +237,97 @@ func (s *store) writeTree(units []treeUnit, o writeOpts) *common.TSStatus {
 							return status(codeMetadataError, msg)
 						}
 					}
+					if newDevs == nil {
+						newDevs = map[string]*plannedDev{}
+					}
+					newDevs[full] = pd
 				}
-				pdevs[full] = pd
 			}
 		}
-		if pd.aligned != u.aligned {
+		aligned := false
+		var tmpl *template
+		if pd != nil {
+			aligned, tmpl = pd.aligned, pd.tmpl
+		} else {
+			aligned, tmpl = d.aligned, d.tmpl
+		}
+		if aligned != u.aligned {
 			not := ""
-			if !pd.aligned {
+			if !aligned {
 				not = "not "
 			}
 			return status(codeMetadataError, fmt.Sprintf("Timeseries under this device is %saligned, please use createTimeseries or change device.", not))
 		}
-		plans[ui] = pd
-		cp := make([]colPlan, len(u.cols))
+		devs[ui], planned[ui] = d, pd
+		cp := cps[cpOff : cpOff+len(u.cols)]
+		cpOff += len(u.cols)
 		for ci := range u.cols {
 			c := &u.cols[ci]
-			var name string
-			if pd.dev != nil {
-				if sr := pd.dev.rawMeas[c.name]; sr != nil {
-					name = sr.name
-				}
+			var sr *series
+			if d != nil {
+				sr = d.series[c.name] // the name as sent is almost always the stored one
 			}
-			if name == "" {
+			name := c.name
+			if sr == nil {
 				m, err := parseMeasurement(c.name)
 				if err != nil {
 					return status(codeIllegalPath, err.Error())
 				}
 				name = m
-			}
-			cp[ci].name = name
-			reg, exists := TSDataType(0), false
-			if pd.dev != nil {
-				if sr := pd.dev.series[name]; sr != nil {
-					reg, exists = sr.dtype, true
+				if d != nil {
+					sr = d.series[name]
 				}
 			}
-			if !exists {
-				if t, ok := pd.newTypes[name]; ok {
-					reg, exists = t, true
-				}
+			cp[ci].sr, cp[ci].name = sr, name
+			var reg TSDataType
+			exists := false
+			switch {
+			case sr != nil:
+				reg, exists = sr.dtype, true
+			case pd != nil && pd.newTypes[name] != 0:
+				reg, exists = pd.newTypes[name]-1, true
+			case d != nil && pending[d][name] != 0:
+				reg, exists = pending[d][name]-1, true
+			case tmpl != nil && tmpl.has(name):
+				reg, exists = tmpl.typeOf(name), true
+			case tmpl != nil && exts[tmpl][name] != 0:
+				reg, exists = exts[tmpl][name]-1, true
 			}
 			if !exists {
-				if !o.autoCreate {
-					cp[ci].fail = fmt.Sprintf("Path [%s.%s] does not exist", pd.path, name)
-				} else {
+				switch {
+				case !o.autoCreate:
+					path := name
+					if pd != nil {
+						path = pd.path + "." + name
+					} else {
+						path = d.path + "." + name
+					}
+					cp[ci].fail = fmt.Sprintf("Path [%s] does not exist", path)
+				case tmpl != nil:
+					// A measurement outside the template extends the
+					// template (every device using it gets it).
+					if exts == nil {
+						exts = map[*template]map[string]TSDataType{}
+					}
+					if exts[tmpl] == nil {
+						exts[tmpl] = map[string]TSDataType{}
+					}
+					exts[tmpl][name] = c.typ + 1
+					reg = c.typ
+				case pd != nil:
 					if pd.newTypes == nil {
 						pd.newTypes = map[string]TSDataType{}
 					}
-					pd.newTypes[name] = c.typ
+					pd.newTypes[name] = c.typ + 1 // +1: 0 means absent (BOOLEAN is 0)
+					reg = c.typ
+				default:
+					if pending == nil {
+						pending = map[*device]map[string]TSDataType{}
+					}
+					if pending[d] == nil {
+						pending[d] = map[string]TSDataType{}
+					}
+					pending[d][name] = c.typ + 1
 					reg = c.typ
 				}
 			} else if !canCast(c.typ, reg) {
@@ -270,8 +336,15 @@ func (s *store) writeTree(units []treeUnit, o writeOpts) *common.TSStatus {
 				if len(u.times) > 0 {
 					ts = fmt.Sprint(u.times[r])
 				}
+				path := d
+				devPath := ""
+				if path != nil {
+					devPath = path.path
+				} else {
+					devPath = pd.path
+				}
 				cp[ci].fail = fmt.Sprintf("data type of %s.%s is not consistent, registered type %s, inserting type %s, timestamp %s, value %s",
-					pd.path, name, typeName(reg), typeName(c.typ), ts, c.valueString(r))
+					devPath, name, typeName(reg), typeName(c.typ), ts, c.valueString(r))
 			}
 			cp[ci].reg = reg
 			if cp[ci].fail != "" {
@@ -279,7 +352,6 @@ func (s *store) writeTree(units []treeUnit, o writeOpts) *common.TSStatus {
 				failedMsgs = append(failedMsgs, cp[ci].fail)
 			}
 		}
-		cplans[ui] = cp
 	}
 	var failMsg string
 	if len(failedNames) > 0 {
@@ -295,29 +367,47 @@ func (s *store) writeTree(units []treeUnit, o writeOpts) *common.TSStatus {
 			s.dbs[db] = nodes
 		}
 	}
+	for t, ext := range exts {
+		names := make([]string, 0, len(ext))
+		for n := range ext {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		for _, n := range names {
+			s.extendTemplate(t, n, ext[n]-1)
+		}
+	}
 	var points int64
+	cpOff = 0
 	for ui := range units {
 		u := &units[ui]
-		pd := plans[ui]
-		d := pd.dev
+		d := devs[ui]
 		if d == nil {
-			d = s.devices[pd.path]
-			if d == nil {
-				d = s.newDevice(pd.path, pd.nodes, pd.db, pd.aligned)
+			pd := planned[ui]
+			if pd.dev == nil {
+				pd.dev = s.newDevice(pd.path, pd.nodes, pd.db, pd.aligned)
+				if pd.tmpl != nil {
+					pd.dev.order = make([]*series, 0, len(pd.tmpl.meas))
+					s.activate(pd.dev, pd.tmpl)
+				} else {
+					pd.dev.order = make([]*series, 0, len(u.cols))
+				}
 			}
-			pd.dev = d
+			d = pd.dev
 		}
-		s.devCache[u.device] = d
+		cp := cps[cpOff : cpOff+len(u.cols)]
+		cpOff += len(u.cols)
 		for ci := range u.cols {
-			cp := &cplans[ui][ci]
-			if cp.fail != "" {
+			p := &cp[ci]
+			if p.fail != "" {
 				continue
 			}
-			sr := d.series[cp.name]
+			sr := p.sr
 			if sr == nil {
-				sr = d.addSeries(cp.name, cp.reg)
+				if sr = d.series[p.name]; sr == nil {
+					sr = d.addSeries(p.name, p.reg)
+				}
 			}
-			d.rawMeas[u.cols[ci].name] = sr
 			if o.discard {
 				points += int64(countNonNull(&u.cols[ci], len(u.times)))
 			} else {
@@ -334,9 +424,9 @@ func (s *store) writeTree(units []treeUnit, o writeOpts) *common.TSStatus {
 }
 
 func (s *store) newDevice(path string, nodes []string, db string, aligned bool) *device {
-	d := &device{path: path, nodes: nodes, db: db, aligned: aligned,
-		series: map[string]*series{}, rawMeas: map[string]*series{}}
+	d := &device{path: path, nodes: nodes, db: db, aligned: aligned, series: map[string]*series{}}
 	s.devices[path] = d
+	s.index.add(d)
 	return d
 }
 
@@ -379,6 +469,9 @@ func (s *store) createSeriesNodes(devNodes []string, name string, t TSDataType, 
 	if !validType(t) {
 		return stErr(codeMetadataError, "unsupported data type %d", int(t))
 	}
+	if e := s.refuseUnderTemplate(devNodes, name); e != nil {
+		return e
+	}
 	devPath := strings.Join(devNodes, ".")
 	d := s.devices[devPath]
 	if d != nil {
@@ -417,17 +510,15 @@ func (s *store) createSeriesNodes(devNodes []string, name string, t TSDataType, 
 // matchSeries returns every series matching a path pattern, sorted by path.
 func (s *store) matchSeries(pat []string) []*series {
 	var out []*series
-	for _, d := range s.devices {
-		if len(pat) > 0 && pat[0] != "root" {
-			continue
-		}
+	var nodes []string
+	s.seriesCandidates(pat, func(d *device) {
 		for _, sr := range d.order {
-			nodes := append(d.nodes[:len(d.nodes):len(d.nodes)], sr.name)
+			nodes = append(append(nodes[:0], d.nodes...), sr.name)
 			if matchPattern(pat, nodes) {
 				out = append(out, sr)
 			}
 		}
-	}
+	})
 	sort.Slice(out, func(i, j int) bool { return out[i].path < out[j].path })
 	return out
 }

@@ -156,7 +156,7 @@ func Compile(m *config.Mapping, t *TableSchema, o Options) (*Mapper, error) {
 			if p.Line != 0 {
 				pos = fmt.Sprintf("mapping %s:%d (table %s)", p.File, p.Line, m.Table)
 			}
-			return 0, nil, fmt.Errorf("%s: %s column %q does not exist in %s.%s", pos, role, name, t.Database, t.Name)
+			return 0, nil, fmt.Errorf("%s: %s column %q does not exist in %s.%s%s", pos, role, name, t.Database, t.Name, t.columnHint(name))
 		}
 		key := strings.ToLower(c.Name)
 		if i, ok := colIndex[key]; ok {
@@ -234,6 +234,12 @@ func Compile(m *config.Mapping, t *TableSchema, o Options) (*Mapper, error) {
 		}
 		sch.Database = db
 		sch.Aligned = m.Aligned == nil || *m.Aligned
+		if m.DeviceTemplate != "" {
+			sch.Template = m.DeviceTemplate
+			if sch.TemplatePath, err = fixedBeginning(nodes); err != nil {
+				return nil, errf("device_template: %v", err)
+			}
+		}
 		if len(mp.deviceCols) > 0 {
 			mp.devices = newDeviceCache()
 		}
@@ -749,6 +755,9 @@ func (mp *Mapper) treeDevice(row []any) (string, error) {
 	}
 	// The path is a pure function of the device columns' values (and of
 	// their Go types, which select the conversion): look it up by them.
+	if mp.devices.bypassed() {
+		return mp.buildTreeDevice(row)
+	}
 	var kb [128]byte
 	key, ok := mp.deviceKey(kb[:0], row)
 	if !ok {
@@ -884,11 +893,49 @@ func (mp *Mapper) tableDevice(row []any, values []any) (string, error) {
 // half the snapshot's size (amortised O(1) per entry). It stops growing at
 // deviceCacheMax entries: beyond that, paths are built row by row as they
 // would be without it.
+//
+// A full cache that rarely hits (a fleet of more devices than it holds,
+// each seen about once per pass: the lookup of a key it lacks costs more
+// than building the path) is bypassed: once full it counts its hits over
+// windows of cacheWindow lookups, and after a window below one hit in
+// four it is skipped for cacheSkip rows, then sampled again.
 type deviceCache struct {
 	snap atomic.Pointer[map[string]string]
 	full atomic.Bool
 	mu   sync.Mutex
 	pend map[string]string
+
+	looks, hits atomic.Int64
+	skip        atomic.Int64 // rows still to build without the cache
+}
+
+const (
+	cacheWindow = 4096
+	cacheSkip   = 1 << 20
+)
+
+// bypassed says whether this row skips the cache.
+func (c *deviceCache) bypassed() bool {
+	if !c.full.Load() || c.skip.Load() <= 0 {
+		return false
+	}
+	c.skip.Add(-1)
+	return true
+}
+
+// count records one lookup of a full cache.
+func (c *deviceCache) count(hit bool) {
+	if hit {
+		c.hits.Add(1)
+	}
+	if c.looks.Add(1) < cacheWindow {
+		return
+	}
+	h := c.hits.Swap(0)
+	c.looks.Store(0)
+	if h < cacheWindow/4 {
+		c.skip.Store(cacheSkip)
+	}
 }
 
 const deviceCacheMax = 1 << 15
@@ -901,14 +948,16 @@ func newDeviceCache() *deviceCache {
 }
 
 func (c *deviceCache) get(key []byte) (string, bool) {
-	if d, ok := (*c.snap.Load())[string(key)]; ok {
+	d, ok := (*c.snap.Load())[string(key)]
+	if c.full.Load() {
+		c.count(ok)
+		return d, ok
+	}
+	if ok {
 		return d, true
 	}
-	if c.full.Load() {
-		return "", false
-	}
 	c.mu.Lock()
-	d, ok := c.pend[string(key)]
+	d, ok = c.pend[string(key)]
 	c.mu.Unlock()
 	return d, ok
 }

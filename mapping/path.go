@@ -220,3 +220,28 @@ func checkLiteralNode(lit string) error {
 	}
 	return nil
 }
+
+// fixedBeginning is the path of the literal nodes before the first node
+// with a column (where a device template is set), each node in the form
+// IoTDB stores it (docs/iotdb.md §4: `abc` is abc).
+func fixedBeginning(nodes []templateNode) (string, error) {
+	var out []string
+	for _, n := range nodes {
+		if n.literal == "" {
+			break
+		}
+		lit := n.literal
+		if len(lit) >= 2 && lit[0] == '`' && lit[len(lit)-1] == '`' {
+			q, err := QuoteNode(strings.ReplaceAll(lit[1:len(lit)-1], "``", "`"))
+			if err != nil {
+				return "", err
+			}
+			lit = q
+		}
+		out = append(out, lit)
+	}
+	if len(out) < 2 {
+		return "", fmt.Errorf("the device path has no fixed beginning below root to set the template on")
+	}
+	return strings.Join(out, "."), nil
+}

@@ -16,6 +16,11 @@ type Schema struct {
 	Database    string // tree: database path (root.x); table model: database name
 	TargetTable string // table model only: IoTDB table name
 	Aligned     bool   // tree: aligned device (table model is always aligned)
+	// Template names the IoTDB device template of the mapping (tree model,
+	// config device_template; "" for none), set on TemplatePath: the device
+	// path's fixed beginning, nodes quoted as IoTDB stores them.
+	Template     string
+	TemplatePath string
 
 	// Measurements holds the IoTDB measurement names exactly as sent on the wire
 	// (tree: path nodes quoted per docs/iotdb.md §4; table model: column names).
@@ -37,4 +42,17 @@ type Point struct {
 	// has the Go type client.Tablet.SetValueAt expects for its TSDataType
 	// (bool, int32, int64, float32, float64, string, []byte, time.Time for DATE).
 	Values []any
+}
+
+// HasValues reports whether the point carries at least one measurement
+// value: a row whose mapped measurements are all NULL writes nothing to
+// IoTDB (a NULL in a write creates no point, docs/iotdb.md §3.3). Table
+// model tags are not measurements.
+func (p *Point) HasValues() bool {
+	for i, v := range p.Values {
+		if v != nil && (p.Schema == nil || i >= len(p.Schema.Categories) || p.Schema.Categories[i] != client.TAG) {
+			return true
+		}
+	}
+	return false
 }

@@ -121,3 +121,51 @@ func parseElements(columnType string) []string {
 	}
 	return out
 }
+
+// columnHint is what an error about a missing column adds: the closest
+// column name when one is near, and the table's columns.
+func (t *TableSchema) columnHint(name string) string {
+	names := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		names[i] = c.Name
+	}
+	hint := ""
+	if best := Closest(name, names); best != "" {
+		hint = fmt.Sprintf(" (did you mean %q?)", best)
+	}
+	return fmt.Sprintf("%s; its columns: %s", hint, strings.Join(names, ", "))
+}
+
+// Closest returns the name of names nearest to name (case-insensitive,
+// at most two edits away), or "" when none is that near: the "did you
+// mean" of a misspelt column or table.
+func Closest(name string, names []string) string {
+	best, bestDist := "", 3
+	for _, n := range names {
+		if d := editDistance(strings.ToLower(name), strings.ToLower(n)); d < bestDist {
+			best, bestDist = n, d
+		}
+	}
+	return best
+}
+
+// editDistance is the Levenshtein distance of a and b (bytes).
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}

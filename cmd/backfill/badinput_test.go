@@ -113,7 +113,7 @@ func TestBadConfigExitsBeforeConnecting(t *testing.T) {
 // shows to be wrong: found when the mappings are compiled, after connecting.
 var compileErrors = []struct{ file, msg string }{
 	{"missing_table.yaml", "testdata/bad/missing_table.yaml:15: mapping for table nope: table factory.nope does not exist (or the user cannot see it)"},
-	{"missing_column.yaml", `mapping testdata/bad/missing_column.yaml:19 (table readings): measurement column "humidty" does not exist in factory.readings`},
+	{"missing_column.yaml", `mapping testdata/bad/missing_column.yaml:19 (table readings): measurement column "humidty" does not exist in factory.readings; its columns: id, dev, ts, temperature`},
 	{"incompatible_type.yaml", "mapping testdata/bad/incompatible_type.yaml:15 (table readings): measurement dev (column dev): type INT32 cannot hold a text column (dev) without loss; see mapping/TYPES.md for the allowed pairs"},
 }
 

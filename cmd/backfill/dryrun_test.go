@@ -75,6 +75,10 @@ func TestIntegrationDryRun(t *testing.T) {
 	mustSucceed(t, r)
 	matchLines(t, r.stdout, []string{
 		`dry run: nothing is written`,
+		`IoTDB 127\.0\.0\.1:\d+: session opened as root \(timestamp precision ms\)`,
+		`  database root\.dr: does not exist yet; the run creates it \(iotdb\.create_schema: true\)`,
+		`  privileges: root holds every privilege`,
+		`IoTDB: ready for this run's writes`,
 		`table alpha: 2 partitions, ~\d+ rows, keyset paging on \(id\)`,
 		`  partition column id: min 1, max 1000 \(rows above max are left to cdc\)`,
 		`  p0 \[1, 500\] ~\d+ rows`,
@@ -92,9 +96,7 @@ func TestIntegrationDryRun(t *testing.T) {
 		`  root\.dr\.b @1706745603000 v=-3\(INT64\)`,
 		`  dirty: beta id=1 column dev = NULL: null_device`,
 	})
-	if s := h.iot.Stats(); s.Connections != 0 || h.iot.TotalPoints() != 0 {
-		t.Errorf("dry run: %d connections to IoTDB, %d points stored; want none", s.Connections, h.iot.TotalPoints())
-	}
+	noWrites(t, h)
 	noFile(t, h.statePath())
 	noFile(t, h.dirtyPath())
 
@@ -104,10 +106,69 @@ func TestIntegrationDryRun(t *testing.T) {
 	if strings.Contains(r.stdout, "alpha") || !strings.Contains(r.stdout, "table beta: 1 partitions") {
 		t.Errorf("--tables beta --dry-run:\n%s", r.stdout)
 	}
-	if h.iot.Stats().Connections != 0 {
-		t.Errorf("dry run connected to IoTDB")
-	}
+	noWrites(t, h)
 	noFile(t, h.statePath())
+
+	// A database that exists is said to exist.
+	if err := h.iot.AddPoint("root.dr.x", "v", iotdbtest.INT64, true, 1, int64(1)); err != nil {
+		t.Fatal(err)
+	}
+	r = h.run(flags{config: cfg, dryRun: true, sample: 1})
+	mustSucceed(t, r)
+	if !strings.Contains(r.stdout, "\n  database root.dr: exists\n") {
+		t.Errorf("existing database:\n%s", r.stdout)
+	}
+}
+
+// noWrites fails the test when the dry run changed IoTDB: no statement
+// that writes, no point, no series, no database.
+func noWrites(t *testing.T, h *harness) {
+	t.Helper()
+	s := h.iot.Stats()
+	if h.iot.TotalPoints() != 0 || len(h.iot.Series()) != 0 || len(h.iot.Databases()) != 0 ||
+		s.InsertTabletCalls+s.InsertTabletsCalls+s.InsertRecordCalls+s.InsertRecordsCalls+s.Deletes != 0 {
+		t.Errorf("dry run wrote to IoTDB: %d points, series %v, databases %v, stats %+v", h.iot.TotalPoints(), h.iot.Series(), h.iot.Databases(), s)
+	}
+	if s.Sessions == 0 {
+		t.Errorf("dry run opened no IoTDB session: it cannot say whether the run could write")
+	}
+}
+
+// TestIntegrationDryRunRefusals: a dry run says, and exits 1, when the run
+// could not write: a database that nothing creates, a wrong password. The plan and the sample are printed anyway.
+func TestIntegrationDryRunRefusals(t *testing.T) {
+	h := newHarness(t, iotdbtest.Options{})
+	dryRunTables(h)
+
+	cfg := h.writeConfig(strings.Replace(dryRunConfig, "  {{iotdb}}\n", "  {{iotdb}}\n  create_schema: false\n", 1))
+	r := h.run(flags{config: cfg, dryRun: true, sample: 1})
+	if r.code != exitFailed || !strings.Contains(r.stdout, "  database root.dr: does not exist, and iotdb.create_schema is false: create it, or set create_schema: true\n") ||
+		!strings.Contains(r.stdout, "IoTDB: this run's writes would be refused (see above)") || !strings.Contains(r.stdout, "table alpha: 2 partitions") {
+		t.Errorf("create_schema false, no database: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	noWrites(t, h)
+
+	cfg = h.writeConfig(dryRunConfig)
+	bad := strings.Replace(readConfig(t, cfg), "password: root", "password: wr0ng-pw-9731", 1)
+	if err := os.WriteFile(cfg, []byte(bad), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	r = h.run(flags{config: cfg, dryRun: true, sample: 1})
+	if r.code != exitFailed || !strings.Contains(r.stdout, "cannot open a session as root") || !strings.Contains(r.stdout, "IoTDB: a run would fail at its start") {
+		t.Errorf("wrong password: exit %d\nstdout:\n%s\nstderr:\n%s", r.code, r.stdout, r.stderr)
+	}
+	if strings.Contains(r.stdout+r.stderr, "wr0ng-pw-9731") {
+		t.Errorf("the password appears in the output")
+	}
+}
+
+func readConfig(t *testing.T, path string) string {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
 }
 
 func TestIntegrationTablesSubset(t *testing.T) {

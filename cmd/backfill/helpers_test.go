@@ -156,37 +156,51 @@ func tail(s string, n int) string {
 
 // tableSummary is one table's line of the summary printed at exit.
 type tableSummary struct {
-	rows, points, dirty, collisions int64
-	done, partitions, earlier       int
-	skipped                         map[string]int64 // "  skipped N: reason" lines
+	rows, points, dirty, empty, collisions int64
+	done, partitions, earlier              int
+	skipped                                map[string]int64 // "(reason N, ...)" after the dirty rows
 }
 
 var (
-	summaryLine = regexp.MustCompile(`^(\S+): (\d+) rows read, (\d+) points written, (\d+) dirty rows skipped, (\d+) collisions, (\d+)/(\d+) partitions done \((\d+) from earlier runs\), \S+, \d+ rows/s$`)
-	skippedLine = regexp.MustCompile(`^  skipped (\d+): (.+)$`)
+	summaryLine = regexp.MustCompile(`^(\S+): (\d+) rows? read, (\d+) points? written, (\d+) dirty rows? skipped(?: \((.*)\))?, ` +
+		`(\d+) rows? without values, (\d+) collisions?, (\d+)/(\d+) partitions done \((\d+) from earlier runs\), \S+, \d+ rows/s$`)
+	reasonCount = regexp.MustCompile(`^(.+) (\d+)$`)
 	totalLine   = regexp.MustCompile(`^total \S+; state (\S+)(; dirty rows in (\S+))?$`)
 	sourceLine  = regexp.MustCompile(`^source binlog position before the copy: \S+:\d+( gtid=\S+)? \(cdc with start: backfill streams from here\)$`)
 )
 
 // parseSummary parses the summary on stdout; it fails the test when a line
-// does not have the documented shape.
+// does not have the documented shape (one line per table, with its number
+// words in the singular for 1).
 func parseSummary(t *testing.T, out string) (map[string]*tableSummary, string, string) {
 	t.Helper()
 	tables := map[string]*tableSummary{}
-	var cur *tableSummary
 	var state, dirty string
 	sawTotal := false
 	for _, line := range strings.Split(strings.TrimRight(out, "\n"), "\n") {
 		if m := summaryLine.FindStringSubmatch(line); m != nil {
 			n := func(i int) int64 { v, _ := strconv.ParseInt(m[i], 10, 64); return v }
-			cur = &tableSummary{rows: n(2), points: n(3), dirty: n(4), collisions: n(5),
-				done: int(n(6)), partitions: int(n(7)), earlier: int(n(8)), skipped: map[string]int64{}}
+			cur := &tableSummary{rows: n(2), points: n(3), dirty: n(4), empty: n(6), collisions: n(7),
+				done: int(n(8)), partitions: int(n(9)), earlier: int(n(10)), skipped: map[string]int64{}}
+			if m[5] != "" {
+				for _, r := range strings.Split(m[5], ", ") {
+					rc := reasonCount.FindStringSubmatch(r)
+					if rc == nil {
+						t.Fatalf("dirty reason %q in %q", r, line)
+					}
+					v, _ := strconv.ParseInt(rc[2], 10, 64)
+					cur.skipped[rc[1]] = v
+				}
+			}
+			for _, c := range []struct {
+				n    int64
+				word string
+			}{{cur.rows, "row read"}, {cur.points, "point written"}, {cur.dirty, "dirty row skipped"}, {cur.empty, "row without"}, {cur.collisions, "collision,"}} {
+				if singular := strings.Contains(line, fmt.Sprintf(" %d %s", c.n, c.word)); singular != (c.n == 1) {
+					t.Errorf("summary line %q: %d with the wrong number of %q", line, c.n, c.word)
+				}
+			}
 			tables[m[1]] = cur
-			continue
-		}
-		if m := skippedLine.FindStringSubmatch(line); m != nil && cur != nil {
-			v, _ := strconv.ParseInt(m[1], 10, 64)
-			cur.skipped[m[2]] = v
 			continue
 		}
 		if m := totalLine.FindStringSubmatch(line); m != nil {

@@ -10,12 +10,12 @@ package main
 
 import (
 	"context"
-	"flag"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
 
+	"github.com/mysql-iotdb-bridge/bridge/internal/cli"
 	"github.com/mysql-iotdb-bridge/bridge/internal/process"
 	"github.com/mysql-iotdb-bridge/bridge/internal/wire"
 )
@@ -33,24 +33,53 @@ type flags struct {
 	dryRun    bool
 	restart   bool
 	shard     string
+	logLevel  string
 	logFormat string
 	sample    int
+}
+
+var spec = cli.Spec{
+	Name:    "backfill",
+	Summary: "copy the history of the mapped MySQL tables into IoTDB, once",
+	Usage:   []string{"[--config FILE] [--tables a,b] [--dry-run] [--restart] [--shard i/n]"},
+	Description: `Each table is split into key ranges that parallel readers page through with
+prepared keyset queries; writers send the rows to IoTDB as tablets. The progress is saved
+in backfill.state, so a run that stops (Ctrl-C, a crash, an IoTDB outage) continues where it
+stopped when started again. At the end a summary line per table is printed, with the binlog
+position read before the copy: cdc with start: backfill streams from there.
+
+--dry-run reads the plan and a sample of mapped points and opens an IoTDB session that writes
+nothing, to say whether the run could write.`,
+	Examples: []cli.Example{
+		{Command: "backfill --config config.yaml --dry-run", What: "the plan, the first mapped points of each table, and whether IoTDB would take the writes; writes nothing"},
+		{Command: "backfill --config config.yaml", What: "copy every mapped table; run again to resume after an interruption"},
+		{Command: "BRIDGE_CONFIG=/etc/bridge/config.yaml backfill --tables sensor_readings", What: "copy one table, the configuration named by the environment"},
+		{Command: "backfill --config config.yaml --shard 0/4", What: "the first of four processes that split the partitions between them (a Kubernetes Indexed Job)"},
+	},
+	ExitCodes: []string{
+		"0  every row was written or skipped by the dirty-row policy (dry run: IoTDB would take the writes)",
+		"1  the run failed (the message says where); run again to resume",
+		"2  the configuration or the command line is wrong: nothing was connected",
+		"3  interrupted (SIGINT, SIGTERM) after saving the state: run again to resume",
+	},
+	Config: true,
+	Logs:   true,
 }
 
 func main() {
 	process.TuneGC(192 << 20)
 	var f flags
-	fs := flag.NewFlagSet("backfill", flag.ContinueOnError)
-	fs.StringVar(&f.config, "config", "config.yaml", "configuration file")
+	c := cli.New(spec)
+	fs := c.Flags()
 	fs.StringVar(&f.tables, "tables", "", "comma-separated subset of the mapped tables (default: all)")
-	fs.BoolVar(&f.dryRun, "dry-run", false, "print the plan and the first mapped points of each table; write nothing")
+	fs.BoolVar(&f.dryRun, "dry-run", false, "print the plan and the first mapped points of each table and check that IoTDB would take the writes; write nothing")
 	fs.BoolVar(&f.restart, "restart", false, "ignore the saved state and copy everything again")
-	fs.StringVar(&f.shard, "shard", "", "i/n: copy only partitions p with p % n == i (run n processes, i = 0..n-1)")
-	fs.StringVar(&f.logFormat, "log-format", "", "json | console (default: log.format from the config)")
+	fs.StringVar(&f.shard, "shard", "", "`i/n`: copy only partitions p with p % n == i (run n processes, i = 0..n-1)")
 	fs.IntVar(&f.sample, "sample", 5, "with --dry-run: mapped points shown per table")
-	if err := fs.Parse(os.Args[1:]); err != nil {
-		os.Exit(exitUsage)
+	if code, done := c.Parse(os.Args[1:]); done {
+		os.Exit(code)
 	}
+	f.config, f.logLevel, f.logFormat = c.Config(), c.LogLevel(), c.LogFormat()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	stopProfile := process.StartProfile()
@@ -61,5 +90,5 @@ func main() {
 
 func run(ctx context.Context, f flags, stdout, stderr io.Writer) int {
 	return wire.RunBackfill(ctx, wire.BackfillArgs{Config: f.config, Tables: f.tables, DryRun: f.dryRun, Restart: f.restart,
-		Shard: f.shard, LogFormat: f.logFormat, Sample: f.sample}, stdout, stderr)
+		Shard: f.shard, LogLevel: f.logLevel, LogFormat: f.logFormat, Sample: f.sample}, stdout, stderr)
 }

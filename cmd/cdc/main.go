@@ -17,13 +17,12 @@ package main
 
 import (
 	"context"
-	"flag"
-	"fmt"
 	"io"
 	"os"
 	"os/signal"
 	"syscall"
 
+	"github.com/mysql-iotdb-bridge/bridge/internal/cli"
 	"github.com/mysql-iotdb-bridge/bridge/internal/process"
 	"github.com/mysql-iotdb-bridge/bridge/internal/wire"
 )
@@ -39,24 +38,53 @@ type flags struct {
 	check       bool
 	reset       bool
 	healthcheck string
+	logLevel    string
 	logFormat   string
+}
+
+var spec = cli.Spec{
+	Name:    "cdc",
+	Summary: "stream every committed change of the mapped MySQL tables into IoTDB, for ever",
+	Usage: []string{
+		"[--config FILE]                 run until SIGTERM: flush, checkpoint, exit 0",
+		"[--config FILE] --check         preflight: a PASS/FAIL table, exit 0 or 1",
+		"[--config FILE] --reset         remove the checkpoint and the snapshot state: start over",
+		"--healthcheck URL               GET URL, exit 0 on 200 (container healthchecks)",
+	},
+	Description: `cdc connects to MySQL as a replica (mysql.server_id) and reads the row binlog
+(binlog_format=ROW, binlog_row_image=FULL, binlog_row_metadata=FULL). Each committed change of a
+mapped table is written to IoTDB; the checkpoint (the last transaction IoTDB acknowledged in
+full) is saved atomically, so a restart replays at most what came after it, which is harmless
+because IoTDB overwrites a point written twice.
+
+Without a checkpoint, cdc.start decides where to begin: initial (snapshot the tables, then
+stream), backfill (stream from where a finished backfill started), latest, earliest, a file and
+position, a GTID set or a time. /metrics, /healthz and /readyz are served on metrics.listen.`,
+	Examples: []cli.Example{
+		{Command: "cdc --config config.yaml --check", What: "check the binlog settings, the grants, the server id, the mappings and IoTDB; print a PASS/FAIL table"},
+		{Command: "cdc --config config.yaml", What: "stream until SIGTERM"},
+		{Command: "cdc --healthcheck http://127.0.0.1:9464/readyz", What: "exit 0 while cdc streams with IoTDB acknowledging (a Docker HEALTHCHECK; the image has no curl)"},
+	},
+	ExitCodes: []string{
+		"0  stopped cleanly (SIGTERM), --check passed, or healthy",
+		"1  a fatal error (one line on stderr) or --check failed",
+		"2  the configuration or the command line is wrong: nothing was connected",
+	},
+	Config: true,
+	Logs:   true,
 }
 
 func main() {
 	var f flags
-	fs := flag.NewFlagSet("cdc", flag.ContinueOnError)
-	fs.StringVar(&f.config, "config", "config.yaml", "configuration file")
+	c := cli.New(spec)
+	fs := c.Flags()
 	fs.BoolVar(&f.check, "check", false, "check the configuration, the source (binlog settings, privileges, server_id, checkpoint), the mappings and IoTDB; print a PASS/FAIL table and exit 0 or 1")
 	fs.BoolVar(&f.reset, "reset", false, "remove every piece of cdc state (the checkpoint, the snapshot state) so that the next start begins from cdc.start; connects to nothing")
-	fs.StringVar(&f.healthcheck, "healthcheck", "", "GET this URL (e.g. http://127.0.0.1:9464/healthz) and exit 0 on 200, else 1")
-	fs.StringVar(&f.logFormat, "log-format", "", "json | console (default: log.format from the config)")
-	if err := fs.Parse(os.Args[1:]); err != nil {
-		os.Exit(exitUsage)
+	fs.StringVar(&f.healthcheck, "healthcheck", "", "GET this `URL` (e.g. http://127.0.0.1:9464/healthz) and exit 0 on 200, else 1")
+	if code, done := c.Parse(os.Args[1:]); done {
+		os.Exit(code)
 	}
-	if fs.NArg() > 0 {
-		fmt.Fprintf(os.Stderr, "cdc: unexpected arguments %q\n", fs.Args())
-		os.Exit(exitUsage)
-	}
+	f.config, f.logLevel, f.logFormat = c.Config(), c.LogLevel(), c.LogFormat()
 	if f.healthcheck != "" {
 		os.Exit(healthcheck(f.healthcheck, os.Stderr))
 	}
@@ -70,7 +98,7 @@ func main() {
 }
 
 func run(ctx context.Context, f flags, stdout, stderr io.Writer) int {
-	return wire.RunCDC(ctx, wire.CDCArgs{Config: f.config, Check: f.check, Reset: f.reset, LogFormat: f.logFormat}, stdout, stderr)
+	return wire.RunCDC(ctx, wire.CDCArgs{Config: f.config, Check: f.check, Reset: f.reset, LogLevel: f.logLevel, LogFormat: f.logFormat}, stdout, stderr)
 }
 
 func healthcheck(url string, stderr io.Writer) int { return wire.Healthcheck(url, stderr) }

@@ -3,34 +3,58 @@
 // IoTDB). It is not an IoTDB server: data lives in memory only.
 //
 //	iotdbtest --listen 127.0.0.1:6667 --dump /tmp/points.csv
+//	go run github.com/mysql-iotdb-bridge/bridge/cmd/iotdbtest   (from any folder of the repository)
 //
 // SIGUSR1 writes the CSV dump (if --dump is set) without stopping;
 // SIGTERM/SIGINT write it and exit.
 package main
 
 import (
-	"flag"
 	"log"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"syscall"
 
+	"github.com/mysql-iotdb-bridge/bridge/internal/cli"
 	"github.com/mysql-iotdb-bridge/bridge/iotdbtest"
 )
 
+var spec = cli.Spec{
+	Name:    "iotdbtest",
+	Summary: "run the IoTDB wire-protocol TEST DOUBLE (not an IoTDB server) as a process",
+	Description: `iotdbtest speaks IoTDB's Thrift protocol well enough for the unmodified IoTDB Go
+client and for the bridge: sessions, tablets, series, the tree and table models, SHOW and simple
+SELECT queries. Its data lives in memory only. It is for demos, tests and docker-compose runs
+without a real IoTDB, never a sink for real data (iotdbtest/README.md lists what it emulates).
+
+From any folder of the repository: go run github.com/mysql-iotdb-bridge/bridge/cmd/iotdbtest.
+SIGUSR1 writes the CSV dump (with --dump) without stopping; SIGTERM or SIGINT write it and exit.`,
+	Examples: []cli.Example{
+		{Command: "iotdbtest --listen 127.0.0.1:6667 --dump /tmp/points.csv", What: "listen where an IoTDB would, user root / root; dump every point at exit"},
+		{Command: "iotdbtest --no-auto-create --precision us", What: "behave like a server with enable_auto_create_schema=false and timestamp_precision=us"},
+	},
+	ExitCodes: []string{"0  stopped by SIGTERM or SIGINT", "1  could not listen", "2  a wrong command line"},
+}
+
 func main() {
+	c := cli.New(spec)
+	fs := c.Flags()
 	var (
-		listen    = flag.String("listen", "127.0.0.1:6667", "listen address")
-		user      = flag.String("user", "root", "accepted user name")
-		password  = flag.String("password", "root", "accepted password")
-		precision = flag.String("precision", "ms", "timestamp precision: ms, us or ns")
-		noAuto    = flag.Bool("no-auto-create", false, "emulate enable_auto_create_schema=false")
-		noPartial = flag.Bool("no-partial-insert", false, "emulate enable_partial_insert=false")
-		discard   = flag.Bool("discard", false, "validate and count writes but store no values (long benchmarks)")
-		dump      = flag.String("dump", "", "write a CSV dump of all points to this file at exit and on SIGUSR1")
+		listen    = fs.String("listen", "127.0.0.1:6667", "listen `ADDRESS` (host:port; port 0 picks a free one)")
+		user      = fs.String("user", "root", "accepted user `NAME`")
+		password  = fs.String("password", "root", "accepted `PASSWORD`")
+		precision = fs.String("precision", "ms", "timestamp `PRECISION`: ms, us or ns")
+		noAuto    = fs.Bool("no-auto-create", false, "emulate enable_auto_create_schema=false")
+		noPartial = fs.Bool("no-partial-insert", false, "emulate enable_partial_insert=false")
+		discard   = fs.Bool("discard", false, "validate and count writes but store no values (long benchmarks)")
+		dump      = fs.String("dump", "", "write a CSV dump of all points to this `FILE` at exit and on SIGUSR1")
 	)
-	flag.Parse()
+	if code, done := c.Parse(os.Args[1:]); done {
+		os.Exit(code)
+	}
 	log.SetFlags(log.LstdFlags | log.Lmicroseconds)
+	defer startProfile()()
 
 	srv, err := iotdbtest.NewServer(iotdbtest.Options{
 		Addr: *listen, User: *user, Password: *password, Precision: *precision,
@@ -81,4 +105,23 @@ func writeDump(srv *iotdbtest.Server, path string) {
 		return
 	}
 	log.Printf("iotdbtest: dumped %d points to %s", srv.TotalPoints(), path)
+}
+
+// startProfile writes a CPU profile of the double to $IOTDBTEST_CPUPROFILE
+// when it is set (a switch for performance work on the double itself, like
+// the bridge's BRIDGE_CPUPROFILE); the returned func stops it.
+func startProfile() func() {
+	path := os.Getenv("IOTDBTEST_CPUPROFILE")
+	if path == "" {
+		return func() {}
+	}
+	f, err := os.Create(path)
+	if err == nil {
+		err = pprof.StartCPUProfile(f)
+	}
+	if err != nil {
+		log.Printf("iotdbtest: IOTDBTEST_CPUPROFILE: %v", err)
+		return func() {}
+	}
+	return func() { pprof.StopCPUProfile(); f.Close() }
 }

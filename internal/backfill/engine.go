@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"sort"
 	"strings"
 	"sync"
@@ -16,6 +17,7 @@ import (
 
 	"github.com/mysql-iotdb-bridge/bridge/config"
 	"github.com/mysql-iotdb-bridge/bridge/internal/binlog"
+	"github.com/mysql-iotdb-bridge/bridge/internal/cli"
 	"github.com/mysql-iotdb-bridge/bridge/internal/dirty"
 	"github.com/mysql-iotdb-bridge/bridge/internal/retry"
 	"github.com/mysql-iotdb-bridge/bridge/mapping"
@@ -55,6 +57,10 @@ type Options struct {
 	Shard Shard
 	// Restart ignores (and overwrites) an existing state file.
 	Restart bool
+	// StartOver is what errors about an unusable state file tell the user
+	// to do to start over; it defaults to backfill's "run with --restart"
+	// (cdc's snapshots say cdc's own remedy).
+	StartOver string
 	// Progress receives progress; nil discards it.
 	Progress Progress
 	// Log receives phase and retry messages; the zero value discards them.
@@ -72,6 +78,13 @@ type Options struct {
 
 	// Test hooks.
 	beforeQuery func(table string, part int, after Key) // each page (or stream) query
+}
+
+func (o *Options) startOver() string {
+	if o.StartOver != "" {
+		return o.StartOver
+	}
+	return "run with --restart to start over"
 }
 
 func (o *Options) defaults() {
@@ -139,6 +152,9 @@ type TableSummary struct {
 	RowsRead                  int64
 	PointsWritten             int64
 	DirtyRows                 int64
+	// EmptyRows counts rows whose mapped measurements were all NULL:
+	// nothing to write (IoTDB creates no point for a NULL), not dirty.
+	EmptyRows int64
 	DirtyByReason             map[string]int64
 	// Collisions counts rows that mapped to a (device, time) another row of
 	// this run already produced (IoTDB keeps only the last).
@@ -147,20 +163,13 @@ type TableSummary struct {
 	RowsPerSec float64
 }
 
-// String renders the summary printed at exit.
+// String renders the summary printed at exit: one line per table, a total
+// line, and the source position line when there is one.
 func (s Summary) String() string {
 	var b strings.Builder
 	for _, t := range s.Tables {
-		fmt.Fprintf(&b, "%s: %d rows read, %d points written, %d dirty rows skipped, %d collisions, %d/%d partitions done (%d from earlier runs), %s, %.0f rows/s\n",
-			t.Table, t.RowsRead, t.PointsWritten, t.DirtyRows, t.Collisions, t.Done, t.Partitions, t.Skipped, t.Duration.Round(time.Millisecond), t.RowsPerSec)
-		reasons := make([]string, 0, len(t.DirtyByReason))
-		for r := range t.DirtyByReason {
-			reasons = append(reasons, r)
-		}
-		sort.Strings(reasons)
-		for _, r := range reasons {
-			fmt.Fprintf(&b, "  skipped %d: %s\n", t.DirtyByReason[r], r)
-		}
+		b.WriteString(t.String())
+		b.WriteByte('\n')
 	}
 	fmt.Fprintf(&b, "total %s; state %s", s.Duration.Round(time.Millisecond), s.StatePath)
 	if s.DirtyFile != "" {
@@ -170,6 +179,58 @@ func (s Summary) String() string {
 		fmt.Fprintf(&b, "\nsource binlog position before the copy: %s (cdc with start: backfill streams from here)", s.Source)
 	}
 	return b.String()
+}
+
+// String is the table's summary line, e.g. "readings: 1000 rows read,
+// 990 points written, 2 dirty rows skipped (null_time 2), 8 rows without
+// values, 0 collisions, 8/8 partitions done (0 from earlier runs), 1.2s,
+// 833 rows/s".
+func (t TableSummary) String() string {
+	dirtyRows := cli.Count(t.DirtyRows, "dirty row") + " skipped"
+	if len(t.DirtyByReason) > 0 {
+		reasons := make([]string, 0, len(t.DirtyByReason))
+		for r := range t.DirtyByReason {
+			reasons = append(reasons, r)
+		}
+		sort.Strings(reasons)
+		for i, r := range reasons {
+			reasons[i] = fmt.Sprintf("%s %d", r, t.DirtyByReason[r])
+		}
+		dirtyRows += " (" + strings.Join(reasons, ", ") + ")"
+	}
+	return fmt.Sprintf("%s: %s read, %s written, %s, %s without values, %s, %d/%d partitions done (%d from earlier runs), %s, %.0f rows/s",
+		t.Table, cli.Count(t.RowsRead, "row"), cli.Count(t.PointsWritten, "point"), dirtyRows, cli.Count(t.EmptyRows, "row"),
+		cli.Count(t.Collisions, "collision"), t.Done, t.Partitions, t.Skipped, t.Duration.Round(time.Millisecond), t.RowsPerSec)
+}
+
+// Total is the whole run in one line: "2 tables: 1000 rows read, 990
+// points written, 2 dirty rows skipped, 8 rows without values, in 3.2s".
+func (s Summary) Total() string {
+	var rows, points, dirtyRows, empty int64
+	for _, t := range s.Tables {
+		rows, points, dirtyRows, empty = rows+t.RowsRead, points+t.PointsWritten, dirtyRows+t.DirtyRows, empty+t.EmptyRows
+	}
+	return fmt.Sprintf("%s: %s read, %s written, %s skipped, %s without values, in %s", cli.Count(int64(len(s.Tables)), "table"),
+		cli.Count(rows, "row"), cli.Count(points, "point"), cli.Count(dirtyRows, "dirty row"), cli.Count(empty, "row"), s.Duration.Round(time.Millisecond))
+}
+
+// Log writes one line per table to log (msg, e.g. "table copied"), with
+// the counts as fields and durations in seconds.
+func (s Summary) Log(log zerolog.Logger, msg string) {
+	for _, t := range s.Tables {
+		ev := log.Info().Str("table", t.Table).Int64("rows_read", t.RowsRead).Int64("points_written", t.PointsWritten).
+			Int64("dirty_rows", t.DirtyRows).Int64("rows_without_values", t.EmptyRows).Int64("collisions", t.Collisions).
+			Int("partitions_done", t.Done).Int("partitions", t.Partitions).
+			Dur("duration_s", t.Duration.Round(time.Millisecond)).Float64("rows_per_s", math.Round(t.RowsPerSec))
+		if len(t.DirtyByReason) > 0 {
+			d := zerolog.Dict()
+			for r, n := range t.DirtyByReason {
+				d = d.Int64(r, n)
+			}
+			ev = ev.Dict("dirty_by_reason", d)
+		}
+		ev.Msg(msg)
+	}
 }
 
 type engine struct {
@@ -202,6 +263,7 @@ type tableRun struct {
 	exprs     []string // SELECT list: the mapper's columns, then plan.Order
 
 	rowsRead, points, dirty atomic.Int64
+	empty                   atomic.Int64 // rows whose measurements are all NULL: nothing to write
 	coll                    *collisions
 	dirtyBy                 map[string]int64 // engine.mu
 	first, last             time.Time        // engine.mu
@@ -243,9 +305,11 @@ type partRun struct {
 	t   *tableRun
 	idx int
 	p   Partition
+	est int64 // the rows Progress.Start counted for this partition
 	// ack state, engine.mu
 	nextAck int
 	pending map[int]*ackInfo
+	rows    int64 // rows acknowledged by this run
 }
 
 type ackInfo struct {
@@ -321,7 +385,7 @@ func (e *engine) loadState(ctx context.Context) error {
 		e.st = newState()
 		e.log.Info().Str("state", e.statePath).Msg("restart: ignoring any previous state")
 	} else {
-		st, ok, err := LoadState(e.statePath)
+		st, ok, err := loadState(e.statePath, e.opts.startOver())
 		if err != nil {
 			return err
 		}
@@ -334,7 +398,7 @@ func (e *engine) loadState(ctx context.Context) error {
 		if ok {
 			if st.Shard.Count > 1 || e.opts.Shard.Count > 1 {
 				if st.Shard.String() != e.opts.Shard.String() {
-					return fmt.Errorf("backfill state %s was written by shard %s, this is shard %s: run with --restart to start over", e.statePath, st.Shard, e.opts.Shard)
+					return fmt.Errorf("backfill state %s was written by shard %s, this is shard %s: %s", e.statePath, st.Shard, e.opts.Shard, e.opts.startOver())
 				}
 			}
 			e.log.Info().Str("state", e.statePath).Msg("resuming from saved state")
@@ -361,7 +425,7 @@ func (e *engine) planTables(ctx context.Context) error {
 		ts := e.st.Tables[name]
 		if ts != nil {
 			if got, want := ts.Plan.Config, tableConfig(t.Config); got != want {
-				return fmt.Errorf("table %s: the partitioning changed since backfill state %s was written (was %+v, now %+v): run with --restart to start over", name, e.statePath, got, want)
+				return fmt.Errorf("table %s: the partitioning changed since backfill state %s was written (was %+v, now %+v): %s", name, e.statePath, got, want, e.opts.startOver())
 			}
 		} else {
 			var tp *TablePlan
@@ -371,7 +435,7 @@ func (e *engine) planTables(ctx context.Context) error {
 				return permanentUnlessTransient(err)
 			}
 			notify := func(err error, d time.Duration) {
-				e.log.Warn().Err(err).Str("table", name).Dur("retry_in", d).Msg("planning failed, retrying")
+				e.log.Warn().Err(err).Str("table", name).Dur("retry_in_s", d.Round(time.Millisecond)).Msg("planning failed, retrying")
 			}
 			if err := backoff.RetryNotify(op, e.newBackoff(ctx), notify); err != nil {
 				return err
@@ -416,11 +480,16 @@ func (e *engine) run(parent context.Context) error {
 				t.skippedParts++
 				continue
 			}
-			work = append(work, &partRun{t: t, idx: i, p: p, pending: map[int]*ackInfo{}})
-			remaining += p.Est
+			// What an earlier run acknowledged is not read again.
+			est := max(0, p.Est-t.ts.Progress[i].Rows)
+			work = append(work, &partRun{t: t, idx: i, p: p, est: est, pending: map[int]*ackInfo{}})
+			remaining += est
 		}
 	}
 	e.opts.Progress.Start(e.plan(), remaining)
+	if pp, ok := e.opts.Progress.(PartitionProgress); ok {
+		pp.Partitions(len(work))
+	}
 	e.log.Info().Int("partitions", len(work)).Int64("est_rows", remaining).Msg("scanning")
 
 	queue := make(chan *partRun, len(work))
@@ -466,7 +535,7 @@ func (e *engine) run(parent context.Context) error {
 			defer t.Stop()
 			select {
 			case <-t.C:
-				e.log.Warn().Dur("shutdown_timeout", e.opts.Backfill.ShutdownTimeout).
+				e.log.Warn().Dur("shutdown_timeout_s", e.opts.Backfill.ShutdownTimeout).
 					Msg("writes still in flight at the shutdown timeout are abandoned; the next run reads them again")
 				cancelWrites()
 			case <-wctx.Done():
@@ -576,6 +645,7 @@ func (e *engine) ack(pg *page) {
 		pr.nextAck++
 		prog := &pr.t.ts.Progress[pr.idx]
 		prog.Rows += int64(a.rows)
+		pr.rows += int64(a.rows)
 		if a.last != nil {
 			prog.Last = a.last
 		}
@@ -589,7 +659,10 @@ func (e *engine) ack(pg *page) {
 	e.stateDirty = true
 	e.mu.Unlock()
 	if done {
-		e.log.Debug().Str("table", pr.t.name).Int("partition", pr.p.ID).Msg("partition done")
+		if pp, ok := e.opts.Progress.(PartitionProgress); ok {
+			pp.PartitionDone(pr.t.name, pr.est, pr.rows)
+		}
+		e.log.Debug().Str("table", pr.t.name).Int("partition", pr.p.ID).Int64("rows", pr.rows).Int64("rows_estimated", pr.est).Msg("partition done")
 		if err := e.save(); err != nil {
 			e.log.Warn().Err(err).Msg("saving backfill state")
 		}
@@ -620,6 +693,12 @@ func (e *engine) writePage(ctx context.Context, pg *page) error {
 			if err := e.dirtyRow(t, row, t.mappingRecord(row, err)); err != nil {
 				return err
 			}
+			continue
+		}
+		if !p.HasValues() {
+			// Every measurement NULL: IoTDB stores nothing for it, so it
+			// is neither written nor dirty.
+			t.empty.Add(1)
 			continue
 		}
 		points = append(points, p)
@@ -751,7 +830,7 @@ func (e *engine) summary(start time.Time) Summary {
 	defer e.mu.Unlock()
 	for _, t := range e.tables {
 		ts := TableSummary{Table: t.name, Skipped: t.skippedParts, RowsRead: t.rowsRead.Load(), PointsWritten: t.points.Load(),
-			DirtyRows: t.dirty.Load(), Collisions: t.coll.total(), DirtyByReason: map[string]int64{}}
+			DirtyRows: t.dirty.Load(), EmptyRows: t.empty.Load(), Collisions: t.coll.total(), DirtyByReason: map[string]int64{}}
 		for r, n := range t.dirtyBy {
 			ts.DirtyByReason[r] = n
 		}

@@ -60,6 +60,66 @@ type Progress interface {
 	Finish()
 }
 
+// PartitionProgress is implemented by a Progress that wants to know each
+// partition's real size (the displays of this package do): the engine calls
+// Partitions once, right after Start, with the number of partitions this run
+// reads, and PartitionDone as each of them finishes, with the estimate
+// Start's total counted for it and the rows it really had in this run. A
+// display replaces estimates by counts as they become known, ends at the
+// true total, and tells a finished run (every partition done) from an
+// interrupted one.
+type PartitionProgress interface {
+	Partitions(n int)
+	PartitionDone(table string, estimated, rows int64)
+}
+
+// Tee sends progress to every non-nil p.
+func Tee(ps ...Progress) Progress {
+	var t tee
+	for _, p := range ps {
+		if p != nil {
+			t = append(t, p)
+		}
+	}
+	return t
+}
+
+type tee []Progress
+
+func (t tee) Start(plan *Plan, remaining int64) {
+	for _, p := range t {
+		p.Start(plan, remaining)
+	}
+}
+
+func (t tee) Add(table string, rows int64) {
+	for _, p := range t {
+		p.Add(table, rows)
+	}
+}
+
+func (t tee) Partitions(n int) {
+	for _, p := range t {
+		if pp, ok := p.(PartitionProgress); ok {
+			pp.Partitions(n)
+		}
+	}
+}
+
+func (t tee) PartitionDone(table string, estimated, rows int64) {
+	for _, p := range t {
+		if pp, ok := p.(PartitionProgress); ok {
+			pp.PartitionDone(table, estimated, rows)
+		}
+	}
+}
+
+func (t tee) Finish() {
+	for _, p := range t {
+		p.Finish()
+	}
+}
+
 // NopProgress discards progress.
 type NopProgress struct{}
 

@@ -202,7 +202,7 @@ func (e *engine) readPartition(ctx context.Context, pr *partRun, out chan<- *pag
 			return nil
 		}
 		notify := func(err error, d time.Duration) {
-			e.log.Warn().Err(err).Str("table", t.name).Int("partition", p.ID).Stringer("after", cursor).Dur("retry_in", d).Msg("read failed, retrying")
+			e.log.Warn().Err(err).Str("table", t.name).Int("partition", p.ID).Stringer("after", cursor).Dur("retry_in_s", d.Round(time.Millisecond)).Msg("read failed, retrying")
 		}
 		if err := backoff.RetryNotify(op, e.newBackoff(ctx), notify); err != nil {
 			return fmt.Errorf("table %s partition p%d %s: reading after key %s: %w", t.name, p.ID, p, keyOrStart(cursor), err)
@@ -481,7 +481,7 @@ func (e *engine) streamPartition(ctx context.Context, pr *partRun, out chan<- *p
 		return send(true)
 	}
 	notify := func(err error, d time.Duration) {
-		e.log.Warn().Err(err).Str("table", t.name).Int("partition", p.ID).Dur("retry_in", d).Msg("stream failed, reading the partition again")
+		e.log.Warn().Err(err).Str("table", t.name).Int("partition", p.ID).Dur("retry_in_s", d.Round(time.Millisecond)).Msg("stream failed, reading the partition again")
 	}
 	if err := backoff.RetryNotify(op, e.newBackoff(ctx), notify); err != nil {
 		return fmt.Errorf("table %s partition p%d %s: streaming scan: %w", t.name, p.ID, p, err)

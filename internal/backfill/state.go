@@ -76,13 +76,18 @@ func StatePath(path string, s Shard) string {
 // false); an unreadable, corrupt or other-version file is an error that names
 // the file.
 func LoadState(path string) (st *State, ok bool, err error) {
+	return loadState(path, "run with --restart to start over")
+}
+
+// loadState is LoadState with the remedy an unusable file's error gives.
+func loadState(path, startOver string) (st *State, ok bool, err error) {
 	st = &State{}
 	found, err := atomicfile.ReadJSON(path, StateVersion, st)
 	switch {
 	case err != nil && !found:
 		return nil, false, fmt.Errorf("reading backfill state %s: %w", path, err)
 	case err != nil:
-		return nil, false, fmt.Errorf("backfill state %s: %w: restore it, or run with --restart to start over", path, err)
+		return nil, false, fmt.Errorf("backfill state %s: %w: restore it, or %s", path, err, startOver)
 	case !found:
 		return newState(), false, nil
 	}
@@ -91,7 +96,7 @@ func LoadState(path string) (st *State, ok bool, err error) {
 	}
 	for name, ts := range st.Tables {
 		if ts == nil || ts.Plan == nil || len(ts.Progress) != len(ts.Plan.Partitions) {
-			return nil, false, fmt.Errorf("backfill state %s is corrupt (table %s: plan and progress disagree): run with --restart to start over", path, name)
+			return nil, false, fmt.Errorf("backfill state %s is corrupt (table %s: plan and progress disagree): %s", path, name, startOver)
 		}
 	}
 	return st, true, nil

@@ -112,6 +112,47 @@ func isPurgedMessage(msg string) bool {
 		strings.Contains(m, "purged")
 }
 
+// refusalRemedy says what to do about a 1236 refusal that is not a purge,
+// from the server's message: a position that is not an event's start, a
+// GTID set the server never had. It returns "" for messages it does not know.
+func refusalRemedy(msg string, from Position) string {
+	m := strings.ToLower(msg)
+	switch {
+	case strings.Contains(m, "truncated in the middle of event") || strings.Contains(m, "impossible position") ||
+		strings.Contains(m, "position > file size") || strings.Contains(m, "bogus data in log event"):
+		return fmt.Sprintf("The offset %d is not the start of an event in %s: the checkpoint was edited by hand, or it "+
+			"comes from another server whose binlog files have the same names, or the file was truncated (a crash with "+
+			"sync_binlog=0). Restore the checkpoint, or set the offset of an event boundary (SHOW BINLOG EVENTS IN '%s' "+
+			"lists them; rows between the two are then skipped or repeated), or start over with `cdc --reset`",
+			from.Pos, from.File, from.File)
+	case strings.Contains(m, "gtid") && (strings.Contains(m, "not in the master's binlog") || strings.Contains(m, "more gtids than") ||
+		strings.Contains(m, "not in the binlog") || strings.Contains(m, "unknown gtid")):
+		return fmt.Sprintf("The checkpoint's GTID set %s holds transactions this server never had: mysql.host points at a "+
+			"server that is not the one the checkpoint came from, or at a replica that is behind it. Point cdc at that "+
+			"server, or wait until this one has caught up (SELECT @@gtid_binlog_pos on MariaDB, @@gtid_executed on MySQL, "+
+			"must contain the set), or start over with `cdc --reset`", from.GTID)
+	}
+	return ""
+}
+
+// refusedError is a start position the server refused, with the remedy
+// when one is known.
+type refusedError struct {
+	from   Position
+	err    error
+	remedy string
+}
+
+func (e *refusedError) Error() string {
+	msg := fmt.Sprintf("binlog: the server refused to stream from %s: %v", e.from, e.err)
+	if e.remedy == "" {
+		return msg
+	}
+	return strings.TrimRight(msg, ". ") + ". " + e.remedy
+}
+
+func (e *refusedError) Unwrap() error { return e.err }
+
 // streamFailure tells whether a stream error is permanent (no reconnect can fix
 // it) and turns a purged binlog into *PurgedError.
 func streamFailure(err error, from Position) (permanent bool, out error) {
@@ -125,8 +166,8 @@ func streamFailure(err error, from Position) (permanent bool, out error) {
 			return true, &PurgedError{From: from, Server: msg}
 		}
 		// Other 1236s (a GTID the server never had, a position past the end of
-		// the file) do not heal by retrying.
-		return true, fmt.Errorf("binlog: the server refused to stream from %s: %w", from, err)
+		// the file or inside an event) do not heal by retrying.
+		return true, &refusedError{from: from, err: err, remedy: refusalRemedy(msg, from)}
 	case erAccessDenied, erDBAccessDenied, erSpecificAccess, erTableAccessDenied:
 		return true, fmt.Errorf("binlog: access denied (the user needs REPLICATION SLAVE and REPLICATION CLIENT): %w", err)
 	}

@@ -1,10 +1,13 @@
 package binlog
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/go-mysql-org/go-mysql/mysql"
 	"github.com/go-mysql-org/go-mysql/replication"
@@ -88,8 +91,7 @@ func (p *processor) handle(ctx context.Context, ev *replication.BinlogEvent) err
 // its own header.
 func (p *processor) event(ctx context.Context, at, h *replication.EventHeader, e replication.Event) error {
 	if rot, ok := e.(*replication.RotateEvent); ok {
-		p.rotate(h, rot)
-		return nil
+		return p.rotate(h, rot)
 	}
 	if at.LogPos > 0 {
 		p.cur.Pos = at.LogPos
@@ -154,14 +156,17 @@ func (p *processor) begin() {
 // server starts reading, not a place in the old file, but its file name is
 // the file now being read. See
 // https://github.com/mysql/mysql-server/blob/8e797a5d6eb3a87f16498edcb7261a75897babae/sql/rpl_binlog_sender.h#L235
-func (p *processor) rotate(h *replication.EventHeader, e *replication.RotateEvent) {
-	name := string(e.NextLogName)
+func (p *processor) rotate(h *replication.EventHeader, e *replication.RotateEvent) error {
+	name, err := logName(e.NextLogName, p.cur)
+	if err != nil {
+		return err
+	}
 	pos := uint32(e.Position)
 	if pos < 4 {
 		pos = 4
 	}
 	if h.Timestamp == 0 && name == p.cur.File {
-		return // the connect-time fake rotate for the file we asked for
+		return nil // the connect-time fake rotate for the file we asked for
 	}
 	p.cur = Position{File: name, Pos: pos}
 	if !p.open && name != p.commit.File {
@@ -170,6 +175,60 @@ func (p *processor) rotate(h *replication.EventHeader, e *replication.RotateEven
 		// off the old file lets the server purge it.
 		p.commit.File, p.commit.Pos = name, pos
 	}
+	return nil
+}
+
+// maxLogName bounds a binlog file name (MySQL and MariaDB cap paths at a
+// few hundred bytes; anything longer is a decoding error, not a name).
+const maxLogName = 512
+
+// logName checks a binlog file name a rotate event carries before it can
+// reach the checkpoint, a log line or a metric label. MySQL and MariaDB name
+// every binlog file <basename>.<number>. Some MySQL-compatible servers send
+// the connect-time rotate with the event's 4-byte checksum still attached
+// to the name: when the name is not such a name but is once those 4 bytes
+// are dropped, the rest is the name. A printable name of another shape is
+// taken as it is; anything else is refused with the bytes shown, so a bad
+// name never lands in the checkpoint.
+func logName(b []byte, at Position) (string, error) {
+	if plainLogName(b) && numberedLogName(b) {
+		return string(b), nil
+	}
+	if n := len(b) - 4; n > 0 && plainLogName(b[:n]) && numberedLogName(b[:n]) {
+		return string(b[:n]), nil
+	}
+	if plainLogName(b) {
+		return string(b), nil
+	}
+	return "", fmt.Errorf("binlog: the server sent a rotate event after %s whose next file name %q is not a file name "+
+		"(not printable UTF-8, or longer than %d bytes); nothing was saved from it. If the server is a MySQL-compatible "+
+		"fork, check binlog_checksum on both sides and report the server's version", at, b, maxLogName)
+}
+
+// numberedLogName reports whether b ends in a dot and digits.
+func numberedLogName(b []byte) bool {
+	i := bytes.LastIndexByte(b, '.')
+	if i <= 0 || i == len(b)-1 {
+		return false
+	}
+	for _, c := range b[i+1:] {
+		if c < '0' || c > '9' {
+			return false
+		}
+	}
+	return true
+}
+
+func plainLogName(b []byte) bool {
+	if len(b) == 0 || len(b) > maxLogName || !utf8.Valid(b) {
+		return false
+	}
+	for _, r := range string(b) {
+		if !unicode.IsPrint(r) || r == '/' || r == '\\' {
+			return false
+		}
+	}
+	return true
 }
 
 func (p *processor) mysqlGTID(h *replication.EventHeader, e *replication.GTIDEvent) error {

@@ -377,3 +377,45 @@ func TestNewProcessorRejectsWrongFlavorGTID(t *testing.T) {
 		t.Fatalf("server id 0: %v", err)
 	}
 }
+
+// A rotate's file name reaches the checkpoint and a metric label: a name
+// with a checksum trailer is repaired, one that is not text is refused
+// before anything is saved.
+func TestProcessorRotateFileNames(t *testing.T) {
+	crc := []byte{0x9f, 0x00, 0xc3, 0x28} // not valid UTF-8
+	rot := func(p *processor, name []byte) error {
+		return p.handle(context.Background(), &replication.BinlogEvent{
+			Header: &replication.EventHeader{Timestamp: 0, EventType: replication.ROTATE_EVENT},
+			Event:  &replication.RotateEvent{Position: 4, NextLogName: name},
+		})
+	}
+	for _, tc := range []struct {
+		name []byte
+		want string // "" = refused
+	}{
+		{[]byte("mysql-bin.000007"), "mysql-bin.000007"},
+		{append([]byte("mysql-bin.000007"), crc...), "mysql-bin.000007"},
+		{append([]byte("mysql-bin.000007"), 'a', 'b', 'c', 'd'), "mysql-bin.000007"}, // a printable checksum
+		{[]byte("custom-name"), "custom-name"},
+		{crc, ""},
+		{append([]byte("bin\x00log.1"), crc...), ""},
+		{[]byte(strings.Repeat("x", maxLogName+1)), ""},
+	} {
+		p := newStream(t, FlavorMariaDB, Position{File: "mysql-bin.000006", Pos: 300}, &recorder{}, nil).p
+		err := rot(p, tc.name)
+		if tc.want == "" {
+			if err == nil || !strings.Contains(err.Error(), "not a file name") || !strings.Contains(err.Error(), "mysql-bin.000006:300") {
+				t.Errorf("%q: want a refusal naming the position, got %v (file now %q)", tc.name, err, p.cur.File)
+			}
+			if p.commit.File != "mysql-bin.000006" {
+				t.Errorf("%q: a refused name moved the commit position to %s", tc.name, p.commit)
+			}
+			continue
+		}
+		if err != nil {
+			t.Errorf("%q: %v", tc.name, err)
+		} else if p.cur.File != tc.want || p.commit.File != tc.want {
+			t.Errorf("%q: file %q, commit %s; want %q", tc.name, p.cur.File, p.commit, tc.want)
+		}
+	}
+}

@@ -788,8 +788,25 @@ func TestIntegrationHelpers(t *testing.T) {
 		inUse, err := binlog.ServerIDInUse(ctx, e.root, 5401)
 		return err == nil && inUse
 	})
-	if _, err := binlog.ServerIDInUse(ctx, e.bridge, 5402); err != nil && !errors.Is(err, binlog.ErrNotChecked) {
+	// Without the grant the answer says it could not look and which grant
+	// makes it look, never that the id is in use.
+	if _, err := binlog.ServerIDInUse(ctx, e.bridge, 5402); err != nil && (!errors.Is(err, binlog.ErrNotChecked) ||
+		!strings.Contains(err.Error(), "whether server_id 5402 is free could not be checked") ||
+		!strings.Contains(err.Error(), "REPLICATION MASTER ADMIN")) {
 		t.Fatalf("ServerIDInUse as bridge: %v", err)
+	}
+	// With the grant the README documents (REPLICATION MASTER ADMIN on
+	// MariaDB) the bridge's own user sees the replica using 5401.
+	if err := e.m.GrantBridge(ctx, "REPLICATION MASTER ADMIN"); err != nil {
+		t.Fatal(err)
+	}
+	granted, err := sql.Open("mysql", e.m.BridgeDSN()) // privileges apply to new sessions
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer granted.Close()
+	if inUse, err := binlog.ServerIDInUse(ctx, granted, 5401); !inUse || err != nil {
+		t.Fatalf("ServerIDInUse(5401) as bridge with REPLICATION MASTER ADMIN = %v, %v; want true", inUse, err)
 	}
 	_ = stop()
 }
@@ -898,4 +915,35 @@ func TestIntegrationWaiting(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Logf("backlog: %d of %d commits saw events waiting", waiting, len(backlog)-10)
+}
+
+// What the server says for a start position it cannot serve (not purged):
+// an offset inside an event, an offset past the end of the file, a GTID the
+// server never had. Each stops at once with what to do, as the real server
+// words it.
+func TestIntegrationRefusedStartPositions(t *testing.T) {
+	e := startEnv(t)
+	e.exec(t, sensorDDL)
+	before := e.current(t)
+	e.tx(t, "INSERT INTO sensor VALUES (1, 'd', 1, NOW(3))")
+	end := e.current(t)
+	for _, tc := range []struct {
+		from binlog.Position
+		want string
+	}{
+		{binlog.Position{File: before.File, Pos: before.Pos + 3}, "is not the start of an event in " + before.File},
+		{binlog.Position{File: end.File, Pos: end.Pos + 1000}, "is not the start of an event in " + end.File},
+		{binlog.Position{GTID: "0-1-999999"}, "GTID set 0-1-999999 holds transactions this server never had"},
+	} {
+		cfg := e.config(t)
+		cfg.Reconnect.MaxAttempts = 3
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		err := binlog.New(cfg).Run(ctx, tc.from, newCollector())
+		cancel()
+		if err == nil || !strings.Contains(err.Error(), tc.want) || !strings.Contains(err.Error(), "cdc --reset") {
+			t.Errorf("Run from %s = %v; want a refusal saying %q and the remedy", tc.from, err, tc.want)
+		} else {
+			t.Logf("from %s: %v", tc.from, err)
+		}
+	}
 }

@@ -144,8 +144,25 @@ func TestClassifyErrors(t *testing.T) {
 	}
 	// Other 1236: permanent, not purged.
 	perm, err = streamFailure(&gomysql.MyError{Code: 1236, Message: "Error: connecting slave requested to start from GTID 0-1-900, which is not in the master's binlog"}, gfrom)
-	if !perm || errors.Is(err, ErrBinlogPurged) {
-		t.Errorf("gtid ahead: permanent=%v err=%v", perm, err)
+	if !perm || errors.Is(err, ErrBinlogPurged) || !strings.Contains(err.Error(), "never had") || !strings.Contains(err.Error(), "cdc --reset") {
+		t.Errorf("gtid ahead: permanent=%v err=%v; want a remedy", perm, err)
+	}
+	perm, err = streamFailure(&gomysql.MyError{Code: 1236, Message: "Slave has more GTIDs than the master has, using the master's SERVER_UUID."},
+		Position{GTID: "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-77"})
+	if !perm || !strings.Contains(err.Error(), "3e11fa47-71ca-11e1-9e33-c80aa9429562:1-77 holds transactions this server never had") {
+		t.Errorf("mysql gtid ahead: permanent=%v err=%v; want a remedy", perm, err)
+	}
+	// A position inside an event: permanent, with what to do.
+	perm, err = streamFailure(&gomysql.MyError{Code: 1236, Message: "binlog truncated in the middle of event; consider out of disk space on master; " +
+		"the first event 'binlog.000001' at 4, the last event read from './binlog.000001' at 126, the last byte read from './binlog.000001' at 150."},
+		Position{File: "binlog.000001", Pos: 130})
+	if !perm || !strings.Contains(err.Error(), "offset 130 is not the start of an event in binlog.000001") ||
+		!strings.Contains(err.Error(), "SHOW BINLOG EVENTS IN 'binlog.000001'") {
+		t.Errorf("position inside an event: permanent=%v err=%v; want a remedy", perm, err)
+	}
+	// A 1236 the classifier does not know keeps the server's words only.
+	if _, err := streamFailure(&gomysql.MyError{Code: 1236, Message: "something new"}, from); strings.Contains(err.Error(), "cdc --reset") {
+		t.Errorf("unknown 1236 got a made-up remedy: %v", err)
 	}
 	// Access denied (either driver): permanent.
 	if perm, _ := streamFailure(&driver.MySQLError{Number: 1045, Message: "Access denied"}, from); !perm {

@@ -203,7 +203,10 @@ func ServerIDInUse(ctx context.Context, db *sql.DB, id uint32) (bool, error) {
 	}
 	if err != nil {
 		dumps := countDumpThreads(ctx, db)
-		return false, fmt.Errorf("binlog: server_id %d in use %w: listing replicas: %v (%s)", id, ErrNotChecked, err, dumps)
+		return false, fmt.Errorf("binlog: whether server_id %d is free %w: listing replicas failed (%v; %s). "+
+			"Grant the bridge's user REPLICATION MASTER ADMIN on MariaDB 10.5+ (REPLICATION SLAVE on MySQL) to make this check work; "+
+			"without it a second bridge with the same server_id is still detected once the server disconnects one of them",
+			id, ErrNotChecked, err, dumps)
 	}
 	want := strconv.FormatUint(uint64(id), 10)
 	for _, h := range hosts {

@@ -256,10 +256,10 @@ func (s *Streamer) Run(ctx context.Context, from Position, h Handler) error {
 				loop.Failures(), loop.FailingFor().Round(time.Millisecond), p.commit, err)
 		}
 		if s.outage.Failed() {
-			s.log.Warn().Err(err).Int("attempt", loop.Failures()).Dur("wait", wait).Stringer("from", p.commit).
+			s.log.Warn().Err(err).Int("attempt", loop.Failures()).Dur("wait_s", wait.Round(time.Millisecond)).Stringer("from", p.commit).
 				Msg("MySQL binlog stream lost; reconnecting from the last commit (further attempts log at debug until it is back)")
 		} else {
-			s.log.Debug().Err(err).Int("attempt", loop.Failures()).Dur("wait", wait).Stringer("from", p.commit).
+			s.log.Debug().Err(err).Int("attempt", loop.Failures()).Dur("wait_s", wait.Round(time.Millisecond)).Stringer("from", p.commit).
 				Msg("MySQL binlog stream still down; reconnecting")
 		}
 		if err := s.cfg.Reconnect.Sleep(ctx, wait); err != nil {
@@ -305,7 +305,7 @@ func (s *Streamer) runOnce(ctx context.Context, p *processor) error {
 		return fmt.Errorf("binlog: start streaming at %s: %w", from, err)
 	}
 	if down, ended := s.outage.Recovered(); ended {
-		s.log.Info().Dur("down_for", down).Stringer("from", from).Msg("MySQL reachable again: binlog stream resumed")
+		s.log.Info().Dur("down_for_s", down.Round(time.Millisecond)).Stringer("from", from).Msg("MySQL reachable again: binlog stream resumed")
 	} else {
 		s.log.Info().Stringer("from", from).Msg("binlog stream connected")
 	}

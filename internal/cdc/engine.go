@@ -31,6 +31,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -40,6 +41,7 @@ import (
 	"github.com/rs/zerolog"
 
 	"github.com/mysql-iotdb-bridge/bridge/config"
+	"github.com/mysql-iotdb-bridge/bridge/internal/backfill"
 	"github.com/mysql-iotdb-bridge/bridge/internal/binlog"
 	"github.com/mysql-iotdb-bridge/bridge/internal/checkpoint"
 	"github.com/mysql-iotdb-bridge/bridge/internal/dirty"
@@ -84,7 +86,8 @@ type Wiring interface {
 	// position) is not resumed but started over. It returns the summary to
 	// log, or an error wrapping ErrSnapshotInterrupted when ctx ended
 	// (progress saved).
-	Snapshot(ctx context.Context, tables []string, statePath, tag string) (summary string, err error)
+	// progress receives the copy's plan and rows (the snapshot metrics).
+	Snapshot(ctx context.Context, tables []string, statePath, tag string, progress backfill.Progress) (summary string, err error)
 	// HandOver reads a finished backfill's state (start: backfill): the
 	// binlog position it recorded before planning, and the tables it
 	// copied. An unfinished or missing backfill is an error saying what to
@@ -366,7 +369,7 @@ func (e *Engine) compileAll(ctx context.Context) error {
 
 // openSink connects to IoTDB.
 func (e *Engine) openSink(ctx context.Context) error {
-	s, err := e.wiring.OpenSink(ctx, sinkMetrics{e.metrics})
+	s, err := e.wiring.OpenSink(ctx, e.metrics.sink)
 	if err != nil {
 		return err
 	}
@@ -461,7 +464,7 @@ func (e *Engine) stream(ctx context.Context, from binlog.Position) error {
 				loop.FailingFor().Round(time.Second), e.cfg.CDC.GiveUpAfter, e.Acked(), err)
 		}
 		e.metrics.restarts.Inc()
-		e.log.Warn().Err(err).Stringer("from", e.Acked()).Dur("wait", wait).
+		e.log.Warn().Err(err).Stringer("from", e.Acked()).Dur("wait_s", wait.Round(time.Millisecond)).
 			Msg("IoTDB write failed after retries; restarting the stream from the last acknowledged commit")
 		t := time.NewTimer(wait)
 		select {
@@ -552,6 +555,7 @@ func (e *Engine) handlerDeps() handlerDeps {
 		database: e.cfg.MySQL.Database, tables: e.tables,
 		batchRows: e.cfg.IoTDB.Batch.Rows, batchInterval: e.cfg.IoTDB.Batch.Interval,
 		metrics: e.metrics, dirty: e.recordDirty, compile: e.wiring.Compile,
+		retry: e.cfg.IoTDB.Retry, giveUpAfter: e.cfg.CDC.GiveUpAfter,
 		waiting: e.binlog.Waiting, log: e.log,
 	}
 }
@@ -584,12 +588,12 @@ func (e *Engine) statusLoop(ctx context.Context) {
 			rate := float64(n-last) / now.Sub(lastAt).Seconds()
 			last, lastAt = n, now
 			pos, at := e.metrics.lastCheckpoint()
-			ev := e.log.Info().Float64("rows_per_sec", rate).Stringer("checkpoint", pos)
+			ev := e.log.Info().Float64("rows_per_s", math.Round(rate)).Stringer("checkpoint", pos)
 			if !at.IsZero() {
 				ev = ev.Time("checkpoint_saved", at)
 			}
 			if e.metrics.lagKnown.Load() {
-				ev = ev.Float64("lag_seconds", e.metrics.lagSrc.lag(now).Seconds())
+				ev = ev.Dur("lag_s", e.metrics.lagSrc.lag(now).Round(time.Millisecond))
 			}
 			ev.Msg("status")
 		}

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -20,6 +21,7 @@ import (
 	"go.uber.org/goleak"
 
 	"github.com/mysql-iotdb-bridge/bridge/config"
+	"github.com/mysql-iotdb-bridge/bridge/internal/backfill"
 	"github.com/mysql-iotdb-bridge/bridge/internal/binlog"
 	"github.com/mysql-iotdb-bridge/bridge/internal/checkpoint"
 	"github.com/mysql-iotdb-bridge/bridge/internal/dirty"
@@ -102,7 +104,7 @@ func (nopWiring) Compile(context.Context, *config.Mapping) (*mapping.Mapper, err
 func (nopWiring) CompileAll(context.Context) (map[string]*mapping.Mapper, error) {
 	return nil, errors.New("unit")
 }
-func (nopWiring) Snapshot(context.Context, []string, string, string) (string, error) {
+func (nopWiring) Snapshot(context.Context, []string, string, string, backfill.Progress) (string, error) {
 	return "", errors.New("unit")
 }
 func (nopWiring) HandOver(context.Context) (binlog.Position, string, []string, error) {
@@ -545,5 +547,53 @@ func TestHandOverNeedsEveryMappedTable(t *testing.T) {
 		case c.wantErr == "" && (err != nil || got != pos(777)):
 			t.Errorf("%+v: %s %v, want %s", c.w, got, err, pos(777))
 		}
+	}
+}
+
+// After a DDL the mapping is compiled against the new schema, which needs
+// MySQL: a lost connection there is waited out (not "the mapping no longer
+// applies"), a mapping error stops at once, and cdc.give_up_after bounds
+// the wait.
+func TestOnDDLRecompileRetriesLostMySQL(t *testing.T) {
+	e := unitEngine(t, newMemSink(), &scriptStream{})
+	good := e.tables["t"].mapper
+	lost := &net.OpError{Op: "dial", Net: "tcp", Err: errors.New("connection refused")}
+	for _, tc := range []struct {
+		name     string
+		failures int // compile failures before a success (-1: never succeeds)
+		err      error
+		giveUp   time.Duration
+		want     string // "" = success
+		calls    int    // compile calls expected (0: more than failures)
+	}{
+		{"lost twice", 2, fmt.Errorf("reading columns: %w", lost), config.Unbounded, "", 3},
+		{"mapping error", -1, errors.New("column v: unknown column"), config.Unbounded, "the mapping no longer applies", 1},
+		{"lost beyond give_up_after", -1, lost, 30 * time.Millisecond, "could not be asked for the new schema", 0},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			calls := 0
+			deps := e.handlerDeps()
+			deps.retry = config.Retry{Initial: time.Millisecond, Max: 2 * time.Millisecond}
+			deps.giveUpAfter = tc.giveUp
+			deps.compile = func(context.Context, *config.Mapping) (*mapping.Mapper, error) {
+				calls++
+				if tc.failures < 0 || calls <= tc.failures {
+					return nil, tc.err
+				}
+				return good, nil
+			}
+			h := newHandler(deps, make(chan *batch), make(chan *batch), make(chan struct{}))
+			err := h.OnDDL(context.Background(), "plant", "ALTER TABLE t ADD COLUMN w INT", pos(500))
+			switch {
+			case tc.want == "" && err != nil:
+				t.Fatalf("OnDDL: %v", err)
+			case tc.want != "" && (err == nil || !strings.Contains(err.Error(), tc.want)):
+				t.Fatalf("OnDDL error %v, want %q", err, tc.want)
+			case tc.calls > 0 && calls != tc.calls:
+				t.Fatalf("compile called %d times, want %d", calls, tc.calls)
+			case tc.calls == 0 && calls < 2:
+				t.Fatalf("compile called %d times: a lost connection was not retried", calls)
+			}
+		})
 	}
 }

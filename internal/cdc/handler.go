@@ -11,6 +11,8 @@ import (
 	"github.com/mysql-iotdb-bridge/bridge/config"
 	"github.com/mysql-iotdb-bridge/bridge/internal/binlog"
 	"github.com/mysql-iotdb-bridge/bridge/internal/dirty"
+	"github.com/mysql-iotdb-bridge/bridge/internal/retry"
+	"github.com/mysql-iotdb-bridge/bridge/internal/source"
 	"github.com/mysql-iotdb-bridge/bridge/iotdbsink"
 	"github.com/mysql-iotdb-bridge/bridge/mapping"
 )
@@ -150,6 +152,8 @@ type handlerDeps struct {
 	metrics       *metrics
 	dirty         func(dirty.Record) error
 	compile       func(ctx context.Context, m *config.Mapping) (*mapping.Mapper, error)
+	retry         config.Retry  // the waits while MySQL is lost during a recompile (iotdb.retry initial/max, as the binlog reconnects use)
+	giveUpAfter   time.Duration // cdc.give_up_after (config.Unbounded: never)
 	waiting       func() bool
 	log           zerolog.Logger
 }
@@ -440,8 +444,15 @@ func (h *handler) OnDDL(ctx context.Context, schema, query string, pos binlog.Po
 		return err
 	}
 	for _, t := range affected {
-		mp, err := h.e.compile(ctx, t.cfg)
+		mp, err := h.recompile(ctx, t, pos)
 		if err != nil {
+			if ctx.Err() != nil {
+				return ctx.Err()
+			}
+			if source.Lost(err) {
+				return fmt.Errorf("table %s: after the schema change at binlog %s MySQL could not be asked for the new schema "+
+					"(cdc.give_up_after %s passed): %w; cdc resumes before this statement when restarted", t.name, pos, h.e.giveUpAfter, err)
+			}
 			return fmt.Errorf("table %s: after the schema change at binlog %s (%s) the mapping no longer applies: %w; "+
 				"fix the mapping (or the table) and restart: cdc resumes before this statement", t.name, pos, abbreviate(query, 200), err)
 		}
@@ -452,6 +463,45 @@ func (h *handler) OnDDL(ctx context.Context, schema, query string, pos binlog.Po
 	}
 	h.forceNext = true
 	return nil
+}
+
+// recompile compiles t's mapping against the schema after a DDL. Reading
+// the schema needs MySQL: while the connection is lost (the server
+// restarting, a failover) it retries with the source's backoff, logging
+// the outage once, until cdc.give_up_after (never, by default). Any other
+// error is returned at once.
+func (h *handler) recompile(ctx context.Context, t *tableState, pos binlog.Position) (*mapping.Mapper, error) {
+	loop := retry.NewLoop(config.Retry{Initial: h.e.retry.Initial, Max: h.e.retry.Max, Elapsed: h.e.giveUpAfter}, 0)
+	var outage retry.Outage
+	for {
+		mp, err := h.e.compile(ctx, t.cfg)
+		if err == nil {
+			if d, ended := outage.Recovered(); ended {
+				h.e.log.Info().Str("table", t.name).Dur("down_for_s", d.Round(time.Millisecond)).Msg("MySQL reachable again: schema read after the DDL")
+			}
+			return mp, nil
+		}
+		if !source.Lost(err) || ctx.Err() != nil {
+			return nil, err
+		}
+		wait, giveUp := loop.Failed(false)
+		if giveUp {
+			return nil, err
+		}
+		ev := h.e.log.Debug()
+		if outage.Failed() {
+			ev = h.e.log.Warn()
+		}
+		ev.Err(err).Str("table", t.name).Stringer("at", pos).Dur("wait_s", wait.Round(time.Millisecond)).
+			Msg("MySQL unreachable while reading the schema after a DDL; retrying (the stream waits)")
+		tm := time.NewTimer(wait)
+		select {
+		case <-ctx.Done():
+			tm.Stop()
+			return nil, ctx.Err()
+		case <-tm.C:
+		}
+	}
 }
 
 // OnHeartbeat: with no open transaction the heartbeat's position (always a

@@ -1,22 +1,20 @@
 package cdc
 
 import (
-	"context"
-	"errors"
 	"fmt"
-	"net"
-	"net/http"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
-	"github.com/prometheus/client_golang/prometheus/promhttp"
 	"github.com/rs/zerolog"
 
+	"github.com/mysql-iotdb-bridge/bridge/internal/backfill"
 	"github.com/mysql-iotdb-bridge/bridge/internal/binlog"
+	"github.com/mysql-iotdb-bridge/bridge/internal/ops"
 )
 
 // Row outcomes: the values of the outcome label of bridge_cdc_rows_total and
@@ -54,12 +52,14 @@ const (
 	MetricStreamRestarts  = "bridge_cdc_stream_restarts_total"        // stream restarts from the checkpoint after an IoTDB failure
 	MetricBinlogReconnect = "bridge_cdc_binlog_reconnects_total"      // reconnects of the binlog connection
 	MetricBinlogDecoded   = "bridge_cdc_binlog_events_decoded_total"  // {decoder}: rows events by decoder (own, go-mysql, skipped)
-	MetricIoTDBRPC        = "bridge_iotdb_rpc_duration_seconds"       // histogram {op, result}: IoTDB call latency
-	MetricIoTDBRetries    = "bridge_iotdb_retries_total"              // {op, code}
-	MetricIoTDBRejected   = "bridge_iotdb_rejected_points_total"      // {code}
+	MetricIoTDBRPC        = ops.MetricIoTDBRPC                        // histogram {op, result}: IoTDB call latency
+	MetricIoTDBRetries    = ops.MetricIoTDBRetries                    // {op, code}
+	MetricIoTDBRejected   = ops.MetricIoTDBRejected                   // {code}
 	MetricStreaming       = "bridge_cdc_streaming"                    // 1 while the binlog stream runs
 	MetricResnapshots     = "bridge_cdc_resnapshots_total"            // state discarded and tables snapshotted again (on_purged: resnapshot)
 	MetricSnapshotting    = "bridge_cdc_snapshot_running"             // 1 while a snapshot runs
+	MetricSnapshotRows    = "bridge_cdc_snapshot_rows_total"          // {table}: rows the snapshots copied (written or dirty)
+	MetricSnapshotEstRows = "bridge_cdc_snapshot_rows_estimated"      // {table}: the running snapshot's estimate of the table's rows (0 when none runs)
 )
 
 // metrics holds the Prometheus collectors and the plain counters behind
@@ -79,9 +79,9 @@ type metrics struct {
 	restarts        prometheus.Counter
 	resnapshots     prometheus.Counter
 	snapshotting    prometheus.Gauge
-	rpc             *prometheus.HistogramVec
-	retries         *prometheus.CounterVec
-	rejected        *prometheus.CounterVec
+	snapRows        *prometheus.CounterVec
+	snapEst         *prometheus.GaugeVec
+	sink            *ops.SinkMetrics // the IoTDB sink's calls, retries and rejections
 	streaming       prometheus.Gauge
 
 	mu     sync.Mutex
@@ -120,15 +120,14 @@ func newMetrics(reg *prometheus.Registry, stream func() *binlog.Streamer) *metri
 	m.batchOps = prometheus.NewHistogram(prometheus.HistogramOpts{Name: MetricBatchOps, Help: "Points and deletions per batch.",
 		Buckets: prometheus.ExponentialBuckets(1, 4, 9)})
 	m.restarts = prometheus.NewCounter(prometheus.CounterOpts{Name: MetricStreamRestarts, Help: "Stream restarts from the checkpoint after an IoTDB failure."})
-	m.rpc = prometheus.NewHistogramVec(prometheus.HistogramOpts{Name: MetricIoTDBRPC, Help: "IoTDB call latency.",
-		Buckets: prometheus.ExponentialBuckets(0.0005, 2.5, 12)}, []string{"op", "result"})
-	m.retries = prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricIoTDBRetries, Help: "IoTDB call retries."}, []string{"op", "code"})
-	m.rejected = prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricIoTDBRejected, Help: "Points IoTDB refused for good."}, []string{"code"})
 	m.resnapshots = prometheus.NewCounter(prometheus.CounterOpts{Name: MetricResnapshots, Help: "Times cdc discarded its state and snapshotted again because the checkpoint's binlog was purged (cdc.on_purged: resnapshot)."})
 	m.snapshotting = prometheus.NewGauge(prometheus.GaugeOpts{Name: MetricSnapshotting, Help: "1 while a snapshot copies tables (the stream waits)."})
+	m.snapRows = prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricSnapshotRows, Help: "Rows copied by snapshots (written or recorded dirty), by table."}, []string{"table"})
+	m.snapEst = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: MetricSnapshotEstRows, Help: "Estimated rows of each table the running snapshot copies (from the plan; 0 once it finished)."}, []string{"table"})
 	m.streaming = prometheus.NewGauge(prometheus.GaugeOpts{Name: MetricStreaming, Help: "1 while the binlog stream runs."})
 	reg.MustRegister(m.events, m.decoded, m.rows, m.dirty, m.lag, m.ckTime, m.ckInfo, m.ckPos, m.batches, m.batchOps,
-		m.restarts, m.resnapshots, m.snapshotting, m.rpc, m.retries, m.rejected, m.streaming)
+		m.restarts, m.resnapshots, m.snapshotting, m.snapRows, m.snapEst, m.streaming)
+	m.sink = ops.NewSinkMetrics(reg)
 	if stream != nil {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: MetricBinlogReconnect, Help: "Reconnects of the binlog connection."},
 			func() float64 {
@@ -225,11 +224,35 @@ func (m *metrics) checkpointSaved(pos binlog.Position, at time.Time) {
 	if m.ckLabels != nil {
 		m.ckInfo.DeleteLabelValues(m.ckLabels...)
 	}
-	m.ckLabels = []string{pos.File, strconv.FormatUint(uint64(pos.Pos), 10), pos.GTID}
+	m.ckLabels = []string{labelValue(pos.File), strconv.FormatUint(uint64(pos.Pos), 10), labelValue(pos.GTID)}
 	m.ckInfo.WithLabelValues(m.ckLabels...).Set(1)
 	m.ckPos.Set(float64(pos.Pos))
 	m.ckTime.Set(float64(at.UnixNano()) / 1e9)
 	m.ckAt, m.ckPosVal = at, pos
+}
+
+// snapshotProgress feeds the snapshot metrics from the copy's progress.
+type snapshotProgress struct{ m *metrics }
+
+func (p snapshotProgress) Start(plan *backfill.Plan, _ int64) {
+	for _, t := range plan.Tables {
+		p.m.snapEst.WithLabelValues(labelValue(t.Table)).Set(float64(t.EstRows))
+		p.m.snapRows.WithLabelValues(labelValue(t.Table)).Add(0)
+	}
+}
+
+func (p snapshotProgress) Add(table string, rows int64) {
+	p.m.snapRows.WithLabelValues(labelValue(table)).Add(float64(rows))
+}
+
+func (p snapshotProgress) Finish() { p.m.snapEst.Reset() }
+
+// labelValue makes s safe as a Prometheus label value, which must be valid
+// UTF-8 (the client panics otherwise): a position read from a hand-edited
+// checkpoint or an odd server must never take the process down through a
+// metric.
+func labelValue(s string) string {
+	return strings.ToValidUTF8(s, "\uFFFD")
 }
 
 func (m *metrics) lastCheckpoint() (binlog.Position, time.Time) {
@@ -238,71 +261,18 @@ func (m *metrics) lastCheckpoint() (binlog.Position, time.Time) {
 	return m.ckPosVal, m.ckAt
 }
 
-// sinkMetrics adapts metrics to iotdbsink.Metrics.
-type sinkMetrics struct{ m *metrics }
+// httpServer is cdc's HTTP endpoint (internal/ops): /metrics, /healthz and
+// /readyz (200 once the binlog stream runs and the lag is known).
+type httpServer struct{ s *ops.Server }
 
-func (s sinkMetrics) RPC(op string, d time.Duration, err error) {
-	res := "ok"
-	if err != nil {
-		res = "error"
-	}
-	s.m.rpc.WithLabelValues(op, res).Observe(d.Seconds())
-}
-
-func (s sinkMetrics) Retried(op string, code int32) {
-	s.m.retries.WithLabelValues(op, strconv.Itoa(int(code))).Inc()
-}
-
-func (s sinkMetrics) Rejected(points int, code int32) {
-	s.m.rejected.WithLabelValues(strconv.Itoa(int(code))).Add(float64(points))
-}
-
-// httpServer serves /metrics, /healthz and /readyz.
-type httpServer struct {
-	srv  *http.Server
-	ln   net.Listener
-	done chan struct{} // closed when Serve returned
-}
-
-// startHTTP listens on addr. /healthz answers 200 while the process runs;
-// /readyz 200 once the binlog stream runs and the lag is known.
 func startHTTP(addr string, m *metrics, log zerolog.Logger) (*httpServer, error) {
-	ln, err := net.Listen("tcp", addr)
+	s, err := ops.Start(addr, m.reg, m.readiness, log)
 	if err != nil {
 		return nil, fmt.Errorf("metrics.listen %s: %w", addr, err)
 	}
-	mux := http.NewServeMux()
-	mux.Handle("/metrics", promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{}))
-	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
-		w.WriteHeader(http.StatusOK)
-		_, _ = w.Write([]byte("ok\n"))
-	})
-	mux.HandleFunc("/readyz", func(w http.ResponseWriter, _ *http.Request) {
-		ok, why := m.readiness(time.Now())
-		if !ok {
-			http.Error(w, why, http.StatusServiceUnavailable)
-			return
-		}
-		fmt.Fprintln(w, why)
-	})
-	s := &httpServer{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, ln: ln, done: make(chan struct{})}
-	go func() {
-		defer close(s.done)
-		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
-			log.Error().Err(err).Msg("metrics server stopped")
-		}
-	}()
-	log.Info().Str("listen", ln.Addr().String()).Msg("serving /metrics, /healthz, /readyz")
-	return s, nil
+	return &httpServer{s}, nil
 }
 
-func (s *httpServer) addr() string { return s.ln.Addr().String() }
+func (s *httpServer) addr() string { return s.s.Addr() }
 
-func (s *httpServer) close() {
-	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
-	defer cancel()
-	if s.srv.Shutdown(ctx) != nil {
-		_ = s.srv.Close()
-	}
-	<-s.done
-}
+func (s *httpServer) close() { s.s.Close() }

@@ -205,9 +205,18 @@ func (e *Engine) startPosition(ctx context.Context, st *checkpoint.State, found 
 				return binlog.Position{}, err
 			}
 		}
-		ev := e.log.Info().Stringer("position", st.Position).Str("checkpoint", e.store.Path)
+		e.mu.Lock()
+		e.lastSaved = st.Position
+		e.mu.Unlock()
+		e.metrics.checkpointSaved(st.Position, st.SavedAt)
+		ev := e.log.Info().Str("checkpoint", e.store.Path)
 		if st.Position.GTID != "" {
-			ev = ev.Str("resume_by", "gtid set "+st.Position.GTID)
+			// The server finds the place from the GTID set; the file and
+			// offset beside it (hand-edited or not) are not used to resume.
+			ev = ev.Str("resume_by", "gtid set").Str("gtid_set", st.Position.GTID).
+				Str("file_pos_not_used", binlog.Position{File: st.Position.File, Pos: st.Position.Pos}.String())
+		} else {
+			ev = ev.Str("resume_by", "file and offset").Stringer("position", st.Position)
 		}
 		ev.Msg("resuming from the checkpoint")
 		return st.Position, nil
@@ -346,7 +355,7 @@ func (e *Engine) snapshots(ctx context.Context) error {
 	// state of the old one must not be resumed (its plan ends at the old
 	// MAX, and the rows written between the two positions would be in
 	// neither the snapshot nor the stream).
-	sum, err := e.wiring.Snapshot(ctx, names, statePath, snapshotTag(e.state.Position))
+	sum, err := e.wiring.Snapshot(ctx, names, statePath, snapshotTag(e.state.Position), snapshotProgress{e.metrics})
 	if err != nil {
 		if ctx.Err() != nil && errors.Is(err, ErrSnapshotInterrupted) {
 			e.log.Info().Str("state", statePath).Msg("snapshot interrupted; it resumes on the next start")
@@ -354,7 +363,7 @@ func (e *Engine) snapshots(ctx context.Context) error {
 		}
 		return fmt.Errorf("cdc: snapshot: %w", err)
 	}
-	e.log.Info().Msg("snapshot done:\n" + sum)
+	e.log.Info().Str("summary", sum).Msg("snapshot done")
 	now := time.Now().UTC()
 	e.mu.Lock()
 	for _, name := range names {

@@ -3,6 +3,9 @@ package cdc
 import (
 	"reflect"
 	"testing"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/mysql-iotdb-bridge/bridge/internal/binlog"
 	"github.com/mysql-iotdb-bridge/bridge/iotdbsink"
@@ -93,5 +96,19 @@ func TestBatchSegments(t *testing.T) {
 	e.commit, e.hasCommit = binlog.Position{File: "f", Pos: 4}, true
 	if e.empty() {
 		t.Fatal("a commit-only batch is not empty: it carries the checkpoint")
+	}
+}
+
+// A position whose file name is not valid UTF-8 (a hand-edited checkpoint,
+// an odd server) is shown in the checkpoint metric, not a panic.
+func TestCheckpointMetricInvalidUTF8(t *testing.T) {
+	m := newMetrics(nil, nil)
+	m.checkpointSaved(binlog.Position{File: "bin\xff.000001", Pos: 4, GTID: "0-1-\xfe"}, time.Now())
+	m.checkpointSaved(binlog.Position{File: "bin.000002", Pos: 8}, time.Now())
+	if got := testutil.CollectAndCount(m.ckInfo); got != 1 {
+		t.Fatalf("checkpoint info series: %d, want 1 (the old one deleted)", got)
+	}
+	if v := testutil.ToFloat64(m.ckInfo.WithLabelValues("bin.000002", "8", "")); v != 1 {
+		t.Fatalf("checkpoint info for the saved position: %v", v)
 	}
 }

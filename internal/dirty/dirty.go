@@ -25,6 +25,7 @@ import (
 const (
 	ReasonRejected       = "iotdb_rejected"        // IoTDB refused a point for good
 	ReasonDeleteRejected = "iotdb_delete_rejected" // IoTDB refused a deletion for good
+	ReasonCursorNull     = "cursor_null"           // cmd/sync: every cursor column of the row is NULL, so incremental runs cannot follow it (cursor.nulls: dirty)
 )
 
 // Record is one line of the dirty-rows file. Action, Position and GTID are

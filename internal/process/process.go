@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/rs/zerolog"
+	"golang.org/x/term"
 
 	"github.com/mysql-iotdb-bridge/bridge/config"
 )
@@ -49,21 +50,37 @@ func TuneGC(limit int64) {
 	}
 }
 
-// NewLogger builds the zerolog logger of cfg: JSON lines, or a human console
-// format. format overrides cfg.Format when non-empty.
+// NewLogger builds the zerolog logger of cfg. format overrides cfg.Format
+// when non-empty. The format auto (the default) writes the console format
+// when w is a terminal and JSON lines otherwise; the console format has no
+// colour when w is not a terminal or NO_COLOR is set (https://no-color.org).
+// Durations are logged in seconds: their keys end in _s.
 func NewLogger(cfg config.Log, format string, w io.Writer) zerolog.Logger {
 	if format == "" {
 		format = cfg.Format
+	}
+	tty := IsTerminal(w)
+	if format == "" || format == "auto" {
+		format = "json"
+		if tty {
+			format = "console"
+		}
 	}
 	zerolog.TimeFieldFormat = "2006-01-02T15:04:05.000Z07:00"
 	zerolog.DurationFieldUnit = time.Second
 	zerolog.DurationFieldInteger = false
 	if format == "console" {
-		w = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05.000"}
+		w = zerolog.ConsoleWriter{Out: w, TimeFormat: "15:04:05.000", NoColor: !tty || os.Getenv("NO_COLOR") != ""}
 	}
 	lvl, err := zerolog.ParseLevel(cfg.Level)
 	if err != nil || cfg.Level == "" {
 		lvl = zerolog.InfoLevel
 	}
 	return zerolog.New(w).Level(lvl).With().Timestamp().Logger()
+}
+
+// IsTerminal reports whether w is a terminal (an *os.File on a TTY).
+func IsTerminal(w io.Writer) bool {
+	f, ok := w.(interface{ Fd() uintptr })
+	return ok && term.IsTerminal(int(f.Fd()))
 }

@@ -8,8 +8,10 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"os"
 	"strconv"
@@ -70,9 +72,9 @@ func DriverConfig(c config.MySQL) (*mysql.Config, error) {
 func TLSConfig(c config.MySQL) (*tls.Config, error) {
 	switch c.TLS {
 	case "disabled", "", "preferred":
-		// go-mysql has no "preferred": it either requires TLS or not. The
-		// binlog stream carries the same rows as the scans, so preferred
-		// stays plain rather than failing on servers without TLS.
+		// go-mysql has no "preferred": it either requires TLS or not. For
+		// preferred the caller asks the server first (ServerOffersTLS) and
+		// uses PreferredTLS when it does.
 		return nil, nil
 	case "required":
 		return &tls.Config{InsecureSkipVerify: true}, nil
@@ -92,6 +94,24 @@ func TLSConfig(c config.MySQL) (*tls.Config, error) {
 	return nil, fmt.Errorf("mysql.tls: unknown mode %q", c.TLS)
 }
 
+// PreferredTLS is the binlog connection's TLS under mysql.tls: preferred
+// once the server is known to offer TLS: encrypted, the certificate not
+// checked (as preferred does for the SQL connections).
+func PreferredTLS() *tls.Config { return &tls.Config{InsecureSkipVerify: true} }
+
+// ServerOffersTLS reports whether a connection of db is encrypted, which
+// under mysql.tls: preferred means the server offers TLS.
+func ServerOffersTLS(ctx context.Context, db *sql.DB) (bool, error) {
+	var name, cipher string
+	if err := db.QueryRowContext(ctx, "SHOW SESSION STATUS LIKE 'Ssl_cipher'").Scan(&name, &cipher); err != nil {
+		if errors.Is(err, sql.ErrNoRows) {
+			return false, nil
+		}
+		return false, fmt.Errorf("asking MySQL whether the connection is encrypted: %w", err)
+	}
+	return cipher != "", nil
+}
+
 func verifyChain(pool *x509.CertPool) func(tls.ConnectionState) error {
 	return func(cs tls.ConnectionState) error {
 		if len(cs.PeerCertificates) == 0 {
@@ -105,6 +125,9 @@ func verifyChain(pool *x509.CertPool) func(tls.ConnectionState) error {
 		return err
 	}
 }
+
+// pingTimeout bounds the first login of Open.
+var pingTimeout = 30 * time.Second
 
 // OpenMySQL opens a pool of at most size connections and checks it can log
 // in. The error names the address and user, never the password.
@@ -121,10 +144,15 @@ func Open(ctx context.Context, c config.MySQL, size int) (*sql.DB, error) {
 	db.SetMaxOpenConns(size)
 	db.SetMaxIdleConns(size)
 	db.SetConnMaxIdleTime(5 * time.Minute)
-	pctx, cancel := context.WithTimeout(ctx, 30*time.Second)
+	pctx, cancel := context.WithTimeout(ctx, pingTimeout)
 	defer cancel()
 	if err := db.PingContext(pctx); err != nil {
 		db.Close()
+		if ctx.Err() == nil && errors.Is(err, context.DeadlineExceeded) {
+			return nil, fmt.Errorf("connecting to MySQL %s as %s: no MySQL answer within %s (the server accepted the connection, "+
+				"or the network held it, but no handshake came): check that mysql.host and mysql.port name a MySQL server, and "+
+				"that no firewall, proxy or stopped server holds connections: %w", mc.Addr, c.User, pingTimeout, err)
+		}
 		return nil, fmt.Errorf("connecting to MySQL %s as %s: %w", mc.Addr, c.User, err)
 	}
 	return db, nil
@@ -157,4 +185,21 @@ func Transient(err error) bool {
 	}
 	// driver.ErrBadConn, mysql.ErrInvalidConn, io and net errors.
 	return true
+}
+
+// Lost is the stricter question for errors that may come from either the
+// server or the caller's own logic (a mapping that no longer compiles):
+// it reports true only when err carries a lost or refused connection or a
+// transient server error, never for an error of unknown origin.
+func Lost(err error) bool {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		return false
+	}
+	var me *mysql.MySQLError
+	if errors.As(err, &me) {
+		return Transient(err)
+	}
+	var ne net.Error
+	return errors.Is(err, driver.ErrBadConn) || errors.Is(err, mysql.ErrInvalidConn) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.As(err, &ne)
 }

@@ -1,6 +1,7 @@
 package source
 
 import (
+	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/rand"
@@ -8,6 +9,7 @@ import (
 	"crypto/x509/pkix"
 	"encoding/pem"
 	"math/big"
+	"net"
 	"os"
 	"path/filepath"
 	"strings"
@@ -76,5 +78,33 @@ func TestTLSVerifyCA(t *testing.T) {
 		if cfg, err := TLSConfig(config.MySQL{TLS: mode}); cfg != nil || err != nil {
 			t.Fatalf("%q: %v %v", mode, cfg, err)
 		}
+	}
+}
+
+// A server that accepts the connection and never speaks: the error says
+// what that means, not only "context deadline exceeded".
+func TestOpenSilentServer(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close() // held open, never answered
+		}
+	}()
+	old := pingTimeout
+	pingTimeout = 300 * time.Millisecond
+	defer func() { pingTimeout = old }()
+	addr := ln.Addr().(*net.TCPAddr)
+	_, err = Open(context.Background(), config.MySQL{Host: "127.0.0.1", Port: addr.Port, User: "bridge", Password: "s3cret", TLS: "disabled"}, 1)
+	if err == nil || !strings.Contains(err.Error(), "no MySQL answer within 300ms") || !strings.Contains(err.Error(), "mysql.host and mysql.port") ||
+		strings.Contains(err.Error(), "s3cret") {
+		t.Fatalf("Open against a silent server: %v", err)
 	}
 }

@@ -5,13 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
-
-	"golang.org/x/term"
 
 	"github.com/mysql-iotdb-bridge/bridge/config"
 	"github.com/mysql-iotdb-bridge/bridge/internal/backfill"
+	"github.com/mysql-iotdb-bridge/bridge/internal/cli"
 	"github.com/mysql-iotdb-bridge/bridge/internal/process"
+	"github.com/mysql-iotdb-bridge/bridge/iotdbsink"
 	"github.com/mysql-iotdb-bridge/bridge/mapping"
 )
 
@@ -30,7 +31,8 @@ type BackfillArgs struct {
 	DryRun    bool   // plan and map a sample; write nothing, connect to MySQL only
 	Restart   bool   // ignore the saved state
 	Shard     string // "i/n"
-	LogFormat string // json | console | "" (the config's)
+	LogLevel  string // debug | info | warn | error | "" (the config's)
+	LogFormat string // auto | json | console | "" (the config's)
 	Sample    int    // with DryRun: points shown per table
 }
 
@@ -38,7 +40,7 @@ type BackfillArgs struct {
 // before any connection), open MySQL and IoTDB, compile the mappings, copy
 // (or print the dry run), print the summary. It returns the exit code.
 func RunBackfill(ctx context.Context, a BackfillArgs, stdout, stderr io.Writer) int {
-	cfg, code := loadConfig(a.Config, a.LogFormat, stderr, "")
+	cfg, code := loadConfigFlags(a.Config, a.LogLevel, a.LogFormat, stderr, "")
 	if cfg == nil {
 		return code
 	}
@@ -83,12 +85,13 @@ func copyTables(ctx context.Context, w *Wiring, a BackfillArgs, shard backfill.S
 	if _, _, err := w.OpenSource(ctx); err != nil {
 		return ExitFailed, err
 	}
-	// A dry run does not connect to IoTDB: it compiles for the configured
-	// precision, or ms (Precision).
-	if !a.DryRun {
-		if err := w.openSink(ctx, nil); err != nil {
-			return ExitFailed, err
-		}
+	// A dry run opens one IoTDB session that writes nothing, to say whether
+	// the run could write; it compiles for the precision it learns there.
+	var probe *iotdbsink.ProbeResult
+	if a.DryRun {
+		probe = w.probeSink(ctx)
+	} else if err := w.openSink(ctx, nil); err != nil {
+		return ExitFailed, err
 	}
 	mappers, err := w.CompileAll(ctx)
 	if err != nil {
@@ -104,16 +107,21 @@ func copyTables(ctx context.Context, w *Wiring, a BackfillArgs, shard backfill.S
 	opts.Shard, opts.Restart = shard, a.Restart
 	opts.SourcePosition = w.sourcePosition
 	if a.DryRun {
-		return dryRun(ctx, opts, a.Sample, w.Precision(), stdout)
+		return dryRun(ctx, opts, a.Sample, w.Precision(), probe, stdout)
 	}
-	if fd, ok := stderr.(interface{ Fd() uintptr }); ok && term.IsTerminal(int(fd.Fd())) {
+	if process.IsTerminal(stderr) {
 		opts.Progress = backfill.NewTerminalProgress(stderr)
 	} else {
 		opts.Progress = &backfill.LogProgress{Log: log.With().Str("component", "backfill").Logger()}
 	}
-	log.Info().Str("component", "backfill").Str("config", cfg.Path).Int("tables", len(opts.Tables)).Str("shard", shard.String()).
+	log.Info().Str("component", "backfill").Str("version", cli.Info().Version).Str("config", cfg.Path).Int("tables", len(opts.Tables)).Str("shard", shard.String()).
 		Str("mysql", cfg.MySQL.Addr()).Strs("iotdb", cfg.IoTDB.Nodes).Str("precision", w.Precision()).Msg("backfill starting")
 	sum, err := backfill.Run(ctx, opts)
+	msg := "table copied"
+	if err != nil {
+		msg = "table not finished"
+	}
+	sum.Log(log.With().Str("component", "backfill").Logger(), msg)
 	fmt.Fprintln(stdout, sum.String())
 	switch {
 	case err == nil:
@@ -125,12 +133,15 @@ func copyTables(ctx context.Context, w *Wiring, a BackfillArgs, shard backfill.S
 	}
 }
 
-func dryRun(ctx context.Context, opts backfill.Options, k int, precision string, stdout io.Writer) (int, error) {
+func dryRun(ctx context.Context, opts backfill.Options, k int, precision string, probe *iotdbsink.ProbeResult, stdout io.Writer) (int, error) {
 	plan, points, dirtyRows, err := backfill.DryRun(ctx, opts, k)
 	if err != nil {
 		return ExitFailed, err
 	}
 	fmt.Fprintln(stdout, "dry run: nothing is written")
+	for _, line := range probe.Lines() {
+		fmt.Fprintln(stdout, line)
+	}
 	fmt.Fprintln(stdout, plan.String())
 	fmt.Fprintf(stdout, "first mapped points (timestamps in %s):\n", precision)
 	for _, p := range points {
@@ -138,6 +149,9 @@ func dryRun(ctx context.Context, opts backfill.Options, k int, precision string,
 	}
 	for _, d := range dirtyRows {
 		fmt.Fprintf(stdout, "  dirty: %s %s column %s = %v: %s\n", d.Table, d.Key, d.Column, d.Value, d.Reason)
+	}
+	if !probe.CanWrite() {
+		return ExitFailed, errors.New("dry run: IoTDB could not take this run's writes (see above)")
 	}
 	return ExitOK, nil
 }
@@ -196,14 +210,35 @@ func selectTables(cfg *config.Config, list string) error {
 // loadConfig loads the configuration and checks --log-format; on failure
 // it prints the error (prefixed by prefix) and returns nil and ExitUsage.
 func loadConfig(path, logFormat string, stderr io.Writer, prefix string) (*config.Config, int) {
-	if logFormat != "" && logFormat != "json" && logFormat != "console" {
-		fmt.Fprintf(stderr, "%s--log-format %q: want json or console\n", prefix, logFormat)
+	return loadConfigFlags(path, "", logFormat, stderr, prefix)
+}
+
+// loadConfigFlags is loadConfig with --log-level too. Both flags, when
+// given, replace log.level and log.format of the loaded configuration, so
+// that process.NewLogger(cfg.Log, ...) sees the command line's choice.
+func loadConfigFlags(path, logLevel, logFormat string, stderr io.Writer, prefix string) (*config.Config, int) {
+	return loadWith(config.Load, path, logLevel, logFormat, stderr, prefix)
+}
+
+func loadWith(load func(string) (*config.Config, error), path, logLevel, logFormat string, stderr io.Writer, prefix string) (*config.Config, int) {
+	if logFormat != "" && !slices.Contains(cli.LogFormats, logFormat) {
+		fmt.Fprintf(stderr, "%s--log-format %q: want one of %s\n", prefix, logFormat, strings.Join(cli.LogFormats, ", "))
 		return nil, ExitUsage
 	}
-	cfg, err := config.Load(path)
+	if logLevel != "" && !slices.Contains(cli.LogLevels, logLevel) {
+		fmt.Fprintf(stderr, "%s--log-level %q: want one of %s\n", prefix, logLevel, strings.Join(cli.LogLevels, ", "))
+		return nil, ExitUsage
+	}
+	cfg, err := load(path)
 	if err != nil {
 		fmt.Fprintln(stderr, err)
 		return nil, ExitUsage
+	}
+	if logLevel != "" {
+		cfg.Log.Level = logLevel
+	}
+	if logFormat != "" {
+		cfg.Log.Format = logFormat
 	}
 	return cfg, ExitOK
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/mysql-iotdb-bridge/bridge/config"
 	"github.com/mysql-iotdb-bridge/bridge/internal/binlog"
 	"github.com/mysql-iotdb-bridge/bridge/internal/cdc"
+	"github.com/mysql-iotdb-bridge/bridge/internal/cli"
 	"github.com/mysql-iotdb-bridge/bridge/internal/process"
 	"github.com/mysql-iotdb-bridge/bridge/internal/statelock"
 )
@@ -24,7 +25,8 @@ type CDCArgs struct {
 	Config    string // configuration file
 	Check     bool   // preflight only: print the PASS/FAIL table
 	Reset     bool   // remove every piece of cdc state (checkpoint, snapshot state) and exit
-	LogFormat string // json | console | "" (the config's)
+	LogLevel  string // debug | info | warn | error | "" (the config's)
+	LogFormat string // auto | json | console | "" (the config's)
 }
 
 // NewCDC builds the cdc engine of cfg on its wiring; opts carries the
@@ -45,7 +47,7 @@ func NewCDC(cfg *config.Config, log zerolog.Logger, opts cdc.Options) (*cdc.Engi
 // connection), then run the preflight table (Check) or stream until ctx
 // ends. It returns the exit code.
 func RunCDC(ctx context.Context, a CDCArgs, stdout, stderr io.Writer) int {
-	cfg, code := loadConfig(a.Config, a.LogFormat, stderr, "cdc: ")
+	cfg, code := loadConfigFlags(a.Config, a.LogLevel, a.LogFormat, stderr, "cdc: ")
 	if cfg == nil {
 		return code
 	}
@@ -97,7 +99,7 @@ func RunCDC(ctx context.Context, a CDCArgs, stdout, stderr io.Writer) int {
 		}
 		return ExitOK
 	}
-	log.Info().Str("config", cfg.Path).Int("tables", len(cfg.IoTDB.Mappings)).Str("start", cfg.CDC.Start.String()).
+	log.Info().Str("version", cli.Info().Version).Str("config", cfg.Path).Int("tables", len(cfg.IoTDB.Mappings)).Str("start", cfg.CDC.Start.String()).
 		Str("checkpoint", cfg.CDC.Checkpoint.Path).Msg("cdc starting")
 	if err := eng.Run(ctx); err != nil {
 		if ctx.Err() != nil && errors.Is(err, context.Canceled) {

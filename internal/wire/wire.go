@@ -39,8 +39,10 @@ type Wiring struct {
 
 	poolSize int
 	db       *sql.DB
+	tlsSeen  bool // mysql.tls: preferred and the server offers TLS: the binlog connection uses it too
 	sink     *iotdbsink.Sink
 	dirty    *dirty.Log
+	probed   string // the server's timestamp precision as a dry run's probe learned it
 }
 
 var _ cdc.Wiring = (*Wiring)(nil)
@@ -62,6 +64,16 @@ func (w *Wiring) OpenSource(ctx context.Context) (*sql.DB, string, error) {
 		return nil, "", err
 	}
 	w.db = db
+	if w.cfg.MySQL.TLS == "preferred" {
+		// The SQL connections negotiate TLS when the server offers it; the
+		// binlog connection's library cannot, so it follows their answer.
+		on, err := source.ServerOffersTLS(ctx, db)
+		if err != nil {
+			return nil, "", err
+		}
+		w.tlsSeen = on
+		w.log.Debug().Bool("tls", on).Msg("mysql.tls preferred: TLS on the source connections as the server offers")
+	}
 	flavor, err := resolveFlavor(ctx, db, w.cfg.MySQL.Flavor)
 	if err != nil {
 		return nil, "", err
@@ -98,6 +110,8 @@ func (w *Wiring) Binlog(flavor string) binlog.Config {
 	// an unreadable CA file, which the SQL pool reported already.
 	if t, err := source.TLSConfig(c); err == nil && t != nil {
 		bc.TLS = t
+	} else if w.tlsSeen {
+		bc.TLS = source.PreferredTLS()
 	}
 	return bc
 }
@@ -128,7 +142,7 @@ func (w *Wiring) openSink(ctx context.Context, m iotdbsink.Metrics) error {
 // Precision is the timestamp precision the mappings are compiled for: the
 // server's once the sink is open, else the configured one, else ms.
 func (w *Wiring) Precision() string {
-	sink := ""
+	sink := w.probed
 	if w.sink != nil {
 		sink = w.sink.Precision()
 	}
@@ -193,7 +207,7 @@ func (w *Wiring) CompileAll(ctx context.Context) (map[string]*mapping.Mapper, er
 // Snapshot copies the named tables with the backfill engine, keeping its
 // progress in statePath and recording dirty rows in the job's log (cdc's
 // initial snapshot and a table added to its mappings).
-func (w *Wiring) Snapshot(ctx context.Context, tables []string, statePath, tag string) (string, error) {
+func (w *Wiring) Snapshot(ctx context.Context, tables []string, statePath, tag string, progress backfill.Progress) (string, error) {
 	var todo []backfill.Table
 	for _, name := range tables {
 		m, ok := w.cfg.Mapping(name)
@@ -212,13 +226,18 @@ func (w *Wiring) Snapshot(ctx context.Context, tables []string, statePath, tag s
 	}
 	opts := w.backfillOptions(todo)
 	opts.Backfill.State, opts.StateTag = statePath, tag
+	opts.StartOver = "run cdc --reset (it removes the checkpoint and the snapshot state together), then start cdc again to copy the tables anew"
 	// Rows, rate and ETA every 10s in the log (component snapshot).
-	opts.Progress = &backfill.LogProgress{Log: w.log.With().Str("component", "snapshot").Logger()}
+	slog := w.log.With().Str("component", "snapshot").Logger()
+	opts.Progress = backfill.Tee(&backfill.LogProgress{Log: slog, Name: "snapshot"}, progress)
 	sum, err := backfill.Run(ctx, opts)
-	if errors.Is(err, backfill.ErrInterrupted) {
-		return sum.String(), fmt.Errorf("%w: %w", cdc.ErrSnapshotInterrupted, err)
+	if err == nil {
+		sum.Log(slog, "table snapshot done")
 	}
-	return sum.String(), err
+	if errors.Is(err, backfill.ErrInterrupted) {
+		return sum.Total(), fmt.Errorf("%w: %w", cdc.ErrSnapshotInterrupted, err)
+	}
+	return sum.Total(), err
 }
 
 // HandOver reads the state of a finished backfill (backfill.state of the
@@ -292,4 +311,23 @@ func (w *Wiring) Close() {
 	if err := w.dirty.Close(); err != nil {
 		w.log.Error().Err(err).Msg("closing the dirty-rows file")
 	}
+}
+
+// probeSink is a dry run's look at IoTDB: one session that writes nothing,
+// the server's precision (compiles use it from then on), the databases the
+// mappings write to, and the user's privileges.
+func (w *Wiring) probeSink(ctx context.Context) *iotdbsink.ProbeResult {
+	var dbs []string
+	for i := range w.cfg.IoTDB.Mappings {
+		db := w.cfg.IoTDB.Mappings[i].Database
+		if w.cfg.IoTDB.Model == config.ModelTable {
+			db = w.cfg.IoTDB.Database
+		}
+		if db != "" && !slices.Contains(dbs, db) {
+			dbs = append(dbs, db)
+		}
+	}
+	p := iotdbsink.Probe(ctx, w.cfg.IoTDB, w.log, dbs)
+	w.probed = p.Precision
+	return p
 }

@@ -1,0 +1,228 @@
+package main
+
+import (
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/mysql-iotdb-bridge/bridge/internal/wire"
+	"github.com/mysql-iotdb-bridge/bridge/iotdbtest"
+)
+
+// Under on_delete: ignore an extra point in IoTDB (a deleted or moved
+// source row) is listed, said to be kept, and is no difference: exit 0;
+// --repair leaves it where it is.
+func TestIntegrationVerifyExtrasKeptUnderOnDeleteIgnore(t *testing.T) {
+	h := newHarness(t)
+	h.createReadings()
+	h.writeConfig("tree", "", strings.Replace(treeMapping, "on_delete: delete", "on_delete: ignore", 1))
+	h.backfill()
+	h.exec("DELETE FROM readings WHERE device_id = 'd1' AND id = 4") // k=3 of d1: IoTDB keeps it, as cdc would
+	code, rep, r := h.verifyJSON(wire.VerifyArgs{})
+	if code != 0 || !rep.Equal {
+		t.Fatalf("exit %d, want 0 (extras are not differences under on_delete: ignore)\n%s", code, r.stdout)
+	}
+	var want []diffKey
+	for _, c := range h.nonNullAt("d1", rowTime(0, 3)) {
+		want = append(want, diffKey{dev("d1"), rowTime(0, 3), c, "extra"})
+	}
+	if len(want) == 0 {
+		t.Fatal("the deleted row had no values")
+	}
+	sameDiffs(t, "kept extras", rep, want, r)
+	for _, d := range rep.Differences {
+		if !strings.Contains(d.Note, "on_delete: ignore") {
+			t.Fatalf("an extra under on_delete: ignore without its note: %+v", d)
+		}
+	}
+	if tr := rep.Tables[0]; tr.ExtrasAreDifferences || !tr.Equal || tr.Differences["extra"] != int64(len(want)) {
+		t.Fatalf("table report: %+v", tr)
+	}
+	if !strings.Contains(h.verify(wire.VerifyArgs{}).stdout, "(kept)") {
+		t.Fatal("the terminal table does not say the extras are kept")
+	}
+	code, rep, r = h.verifyJSON(wire.VerifyArgs{Repair: true})
+	if code != 0 {
+		t.Fatalf("--repair: exit %d\n%s", code, r.stdout)
+	}
+	if len(h.iot.Points(dev("d1")+".hum")) != countNonNull(h.nonNull("d1"), "hum")+1 {
+		t.Fatal("--repair deleted a point under on_delete: ignore")
+	}
+}
+
+// nonNullAt lists the measurements a device's row at t has (in IoTDB
+// terms), read before the row was deleted from the source: the table's
+// generator decides NULLs by k and device alone, so they are recomputed
+// here from the same rule.
+func (h *harness) nonNullAt(device string, t int64) []string {
+	d := int(device[1] - '1')
+	k := int((t - base - int64(d*7)) / stepMs)
+	var out []string
+	if (k+d)%7 != 3 {
+		out = append(out, "temp")
+	}
+	if k%5 != 4 {
+		out = append(out, "hum")
+	}
+	if k%6 != 5 {
+		out = append(out, "note")
+	}
+	return append(out, "ok")
+}
+
+// A series IoTDB holds with another type than the mapping writes is one
+// difference of kind type (its points are not compared value by value,
+// the rest is); the repair cannot write it and says so.
+func TestIntegrationVerifyTypeDifference(t *testing.T) {
+	h := newHarness(t)
+	h.createReadings()
+	h.writeConfig("tree", "", treeMapping)
+	h.backfill()
+	must(t, h.iot.RetypeSeries(dev("d2")+".note", iotdbtest.INT64))
+	code, rep, r := h.verifyJSON(wire.VerifyArgs{})
+	if code != 1 {
+		t.Fatalf("exit %d, want 1\n%s\n%s", code, r.stdout, tailLines(r.stderr, 20))
+	}
+	sameDiffs(t, "type", rep, []diffKey{{dev("d2"), 0, "note", "type"}}, r)
+	d := rep.Differences[0]
+	if d.Source != "STRING" || d.IoTDB != "INT64" || !strings.Contains(d.Note, fmt.Sprintf("%d source points", countNonNull(h.nonNull("d2"), "note"))) {
+		t.Fatalf("type difference: %+v", d)
+	}
+	code, rep, r = h.verifyJSON(wire.VerifyArgs{Repair: true})
+	if code != 1 || rep.Repair == nil || len(rep.Repair.Unrepairable) != 1 || !strings.Contains(rep.Repair.Unrepairable[0], dev("d2")+".note") {
+		t.Fatalf("--repair over a type difference: exit %d, want 1 with the refusal reported\n%s", code, r.stdout)
+	}
+	sameDiffs(t, "after the repair", rep.Repair.After, []diffKey{{dev("d2"), 0, "note", "type"}}, r)
+}
+
+// Wrong flags and a wrong configuration exit 2 before anything connects.
+func TestIntegrationVerifyUsageErrors(t *testing.T) {
+	h := newHarness(t)
+	h.createReadings()
+	h.writeConfig("tree", "", treeMapping)
+	for _, c := range []struct {
+		args wire.VerifyArgs
+		msg  string
+	}{
+		{wire.VerifyArgs{Bucket: "1x"}, "--bucket"},
+		{wire.VerifyArgs{Bucket: "0d"}, "--bucket"},
+		{wire.VerifyArgs{Until: "yesterday"}, "--until"},
+		{wire.VerifyArgs{Tables: "nope"}, "--tables"},
+		{wire.VerifyArgs{Config: h.dir + "/missing.yaml"}, "missing.yaml"},
+		{wire.VerifyArgs{LogLevel: "loud"}, "--log-level"},
+	} {
+		r := h.verify(c.args)
+		if r.code != 2 || !strings.Contains(r.stderr, c.msg) {
+			t.Errorf("%+v: exit %d, want 2 with %q on stderr:\n%s", c.args, r.code, c.msg, r.stderr)
+		}
+	}
+	if n := h.iot.Stats().Connections; n != 0 {
+		t.Fatalf("IoTDB saw %d connections from runs with wrong flags", n)
+	}
+}
+
+// --until bounds the window: damage at or after it is not compared, and
+// the report says which window was.
+func TestIntegrationVerifyUntil(t *testing.T) {
+	h := newHarness(t)
+	h.createReadings()
+	h.writeConfig("tree", "", treeMapping)
+	h.backfill()
+	until := rowTime(0, 18) // day two, 12:00 (+0 ms): d1's k=18 is not before it
+	h.iot.DeletePoint(dev("d1")+".hum", rowTime(0, 18))
+	h.iot.DeletePoint(dev("d3")+".hum", rowTime(2, 20))
+	must(t, h.iot.SetPoint(dev("d2")+".temp", rowTime(1, 1), 5.0))
+	untilArg := time.UnixMilli(until).UTC().Format(time.RFC3339Nano)
+	code, rep, r := h.verifyJSON(wire.VerifyArgs{Until: untilArg})
+	if code != 1 {
+		t.Fatalf("exit %d\n%s", code, r.stdout)
+	}
+	sameDiffs(t, "until", rep, []diffKey{{dev("d2"), rowTime(1, 1), "temp", "value"}}, r)
+	w := rep.Window
+	if !w.Bounded || w.Until == nil || *w.Until != until || w.From == nil || *w.From != base || w.UntilTime != untilArg {
+		t.Fatalf("window: %+v", w)
+	}
+	// the points before until are all compared: rows before day two 12:00
+	var wantSrc int64
+	for _, dn := range []string{"d1", "d2", "d3"} {
+		for _, c := range h.nonNull(dn) {
+			if c[0].(int64) < until {
+				wantSrc++
+			}
+		}
+	}
+	if got := rep.Tables[0].SourcePoints; got != wantSrc {
+		t.Fatalf("source points compared: %d, want %d", got, wantSrc)
+	}
+	if !strings.Contains(h.verify(wire.VerifyArgs{Until: untilArg}).stdout, "points before --until") {
+		t.Fatal("the terminal report does not say the window is bounded")
+	}
+}
+
+// Beyond --max-drill-points the differing buckets are reported by their
+// figures, not point by point; --repair still rewrites them.
+func TestIntegrationVerifyDrillBudget(t *testing.T) {
+	h := newHarness(t)
+	h.createReadings()
+	h.writeConfig("tree", "", treeMapping)
+	h.backfill()
+	h.iot.DropDevice(dev("d1"))
+	h.iot.DropDevice(dev("d2"))
+	code, rep, r := h.verifyJSON(wire.VerifyArgs{MaxDrillPoints: 1})
+	if code != 1 {
+		t.Fatalf("exit %d\n%s", code, r.stdout)
+	}
+	tr := rep.Tables[0]
+	if tr.DifferingBuckets != 4 || tr.UndrilledBuckets != 3 || tr.Equal {
+		t.Fatalf("drilled one bucket of four: %+v", tr)
+	}
+	for _, d := range rep.Differences {
+		if d.Device != dev("d1") || d.Time >= base+86400000 {
+			t.Fatalf("a difference outside the one drilled bucket (d1, day one): %+v", d)
+		}
+	}
+	code, rep, r = h.verifyJSON(wire.VerifyArgs{MaxDrillPoints: 1, Repair: true})
+	if code != 0 || !rep.Repair.After.Equal {
+		t.Fatalf("--repair with undrilled buckets: exit %d\n%s", code, r.stdout)
+	}
+}
+
+// Two source rows mapping to one point (a collision) leave one of them in
+// IoTDB: equal, with a note; a NULL device column makes a dirty row, which
+// is expected absent.
+func TestIntegrationVerifyCollisionsAndDirtyRows(t *testing.T) {
+	h := newHarness(t)
+	h.exec(`CREATE TABLE readings (id INT PRIMARY KEY, site VARCHAR(16) NULL, device_id VARCHAR(16) NOT NULL,
+  created_at DATETIME(3) NOT NULL, temp DOUBLE NULL, hum FLOAT NULL, note VARCHAR(32) NULL, ok TINYINT(1) NULL)`,
+		`INSERT INTO readings VALUES
+  (1,'s1','d1','2024-01-01 00:00:00.000',1.5,2.5,'a',1),
+  (2,'s1','d1','2024-01-01 00:00:00.000',9.5,NULL,'b',0),
+  (3,'s1','d1','2024-01-01 00:00:01.000',3.5,4.5,'c',1),
+  (4,NULL,'d1','2024-01-01 00:00:02.000',5.5,6.5,'d',1)`)
+	h.writeConfig("tree", "", treeMapping)
+	h.backfill()
+	for _, exact := range []bool{false, true} {
+		code, rep, r := h.verifyJSON(wire.VerifyArgs{Exact: exact})
+		if code != 0 || !rep.Equal {
+			t.Fatalf("exact=%v: exit %d\n%s", exact, code, r.stdout)
+		}
+		notes := strings.Join(rep.Notes, "\n")
+		if !strings.Contains(notes, "1 source rows are dirty") || !strings.Contains(notes, "(collisions)") {
+			t.Fatalf("notes do not mention the dirty row and the collision:\n%s", notes)
+		}
+		if tr := rep.Tables[0]; tr.RowsRead != 4 || tr.DirtyRows != 1 {
+			t.Fatalf("%+v", tr)
+		}
+	}
+	// IoTDB's value of the collided point changed to neither row's: a difference
+	must(t, h.iot.SetPoint(dev("d1")+".temp", 1704067200000, 7.0))
+	code, rep, r := h.verifyJSON(wire.VerifyArgs{})
+	if code != 1 {
+		t.Fatalf("exit %d\n%s", code, r.stdout)
+	}
+	sameDiffs(t, "collision", rep, []diffKey{{dev("d1"), 1704067200000, "temp", "value"}}, r)
+	if s := rep.Differences[0].Source; !strings.Contains(s, "one of 1.5 | 9.5") {
+		t.Fatalf("the colliding values are not shown: %q", s)
+	}
+}
