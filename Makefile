@@ -57,7 +57,7 @@ bench:
 ## image: the product image (mysql-iotdb-bridge:local) from binaries built here, with no
 ## base image pulled: docker/Dockerfile --target prebuilt (the compose test builds it so).
 image:
-	CGO_ENABLED=0 $(GO) build -trimpath -o $(BIN)/ ./cmd/backfill ./cmd/cdc
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "$(LDFLAGS)" -o $(BIN)/ ./cmd/backfill ./cmd/cdc ./cmd/sync ./cmd/verify ./cmd/discover
 	cp /etc/ssl/certs/ca-certificates.crt $(BIN)/ca-certificates.crt
 	docker build -f docker/Dockerfile --target prebuilt -t mysql-iotdb-bridge:local .
 

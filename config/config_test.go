@@ -314,6 +314,7 @@ func TestDefaults(t *testing.T) {
 			Precision: "auto", Sessions: 4, WriteTimeout: 30 * time.Second,
 			Batch: Batch{Rows: 10000, Interval: 200 * time.Millisecond, MaxBytes: 8 << 20},
 			Retry: Retry{Initial: 100 * time.Millisecond, Max: 10 * time.Second, Elapsed: 5 * time.Minute},
+			TLS:   IoTDBTLS{Mode: TLSDisabled},
 			Mappings: []Mapping{{
 				Table: "sensor_readings", Device: "root.factory.${site}.${device_id}", Database: "root.factory",
 				Time: TimeSpec{Column: "created_at", Zone: "UTC"}, Aligned: &tr,

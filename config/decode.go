@@ -384,7 +384,7 @@ func suggest(got string, known []string) string {
 		if strings.EqualFold(k, got) {
 			return fmt.Sprintf(" (did you mean %q?)", k)
 		}
-		if dist := levenshtein(strings.ToLower(got), k); dist < bestDist {
+		if dist := EditDistance(strings.ToLower(got), k); dist < bestDist {
 			best, bestDist = k, dist
 		}
 	}
@@ -394,7 +394,9 @@ func suggest(got string, known []string) string {
 	return "; known fields: " + strings.Join(known, ", ")
 }
 
-func levenshtein(a, b string) int {
+// EditDistance is the Levenshtein distance of a and b (bytes): how the
+// "did you mean" hints pick the closest name.
+func EditDistance(a, b string) int {
 	prev := make([]int, len(b)+1)
 	cur := make([]int, len(b)+1)
 	for j := range prev {

@@ -102,6 +102,7 @@ func applyDefaults(c *Config, d *decoder) {
 		db.CreateSchema = true
 	}
 	lower(&db.Precision, PrecisionAuto)
+	str(&db.TLS.Mode, TLSDisabled)
 	num(&db.Sessions, "iotdb.sessions", DefaultSessions)
 	dur(&db.WriteTimeout, "iotdb.write_timeout", DefaultWriteTimeout)
 	num(&db.Batch.Rows, "iotdb.batch.rows", DefaultBatchRows)
@@ -231,6 +232,9 @@ func (c IoTDB) WithDefaults() IoTDB {
 	}
 	if c.Model == "" {
 		c.Model = ModelTree
+	}
+	if c.TLS.Mode == "" {
+		c.TLS.Mode = TLSDisabled
 	}
 	if c.Sessions <= 0 {
 		c.Sessions = DefaultSessions

@@ -23,7 +23,7 @@ func readSecret(c *Config, d *decoder, section string, password *string, file st
 	if !given || d.bad[field] {
 		return
 	}
-	if pw, both := d.seen[section+".password"]; both && false {
+	if pw, both := d.seen[section+".password"]; both {
 		d.ps.addf(at, field, "password and password_file exclude each other (password is at line %d): give one", pw.Line)
 		return
 	}

@@ -175,6 +175,14 @@ iotdb:
 		!strings.Contains(err.Error(), `table "planned_later" has no mapping`) {
 		t.Errorf("Load: %v", err)
 	}
+	// The folder discover writes into need not exist yet; Load still wants it.
+	fresh := writeTemp(t, map[string]string{"config.yaml": "mysql:\n  user: bridge\n  database: factory\niotdb:\n  nodes: [\"127.0.0.1:6667\"]\n  mappings_dir: not-yet\n"})
+	if _, err := LoadForDiscovery(filepath.Join(fresh, "config.yaml")); err != nil {
+		t.Errorf("LoadForDiscovery with a mappings_dir that does not exist yet: %v", err)
+	}
+	if _, err := Load(filepath.Join(fresh, "config.yaml")); err == nil || !strings.Contains(err.Error(), "iotdb.mappings_dir: cannot read folder") {
+		t.Errorf("Load with a missing mappings_dir: %v", err)
+	}
 	// Every other rule holds for discovery too.
 	bad := writeTemp(t, map[string]string{"config.yaml": "mysql:\n  user: bridge\n  database: factory\n  tls: maybe\niotdb:\n  nodes: [\"127.0.0.1:6667\"]\n"})
 	if _, err := LoadForDiscovery(filepath.Join(bad, "config.yaml")); err == nil || !strings.Contains(err.Error(), "config.yaml:4: mysql.tls") {

@@ -47,9 +47,6 @@ func (t IoTDBTLS) Enabled() bool { return t.Mode != "" && t.Mode != TLSDisabled 
 // file's content is ever printed.
 func (v *validator) iotdbTLS() {
 	t := &v.c.IoTDB.TLS
-	if t.Mode == "" {
-		t.Mode = TLSDisabled
-	}
 	if !v.oneOf("iotdb.tls.mode", t.Mode, TLSDisabled, TLSRequired, TLSVerifyCA, TLSVerifyIdentity) {
 		return
 	}

@@ -256,7 +256,7 @@ func (v *validator) mappings(complete bool) {
 func suggestName(got string, names []string) string {
 	best, bestDist := "", 3
 	for _, n := range names {
-		if d := levenshtein(strings.ToLower(got), strings.ToLower(n)); d < bestDist {
+		if d := EditDistance(strings.ToLower(got), strings.ToLower(n)); d < bestDist {
 			best, bestDist = n, d
 		}
 	}

@@ -230,6 +230,14 @@ func TestChaosLong(t *testing.T) {
 	want, got := expectedState(t, e.db, cfg, table), actualState(srv)
 	lost, extra, differ := countDiffs(want, got)
 	assertSameState(t, "after the long chaos run", want, got)
+	// The product's own verdict agrees with the independent comparison.
+	verified := "verify: equal (coarse and --exact)"
+	for _, mode := range [][]string{nil, {"--exact"}} {
+		if code, out, errs := e.runVerify(cfgPath, mode...); code != 0 {
+			t.Errorf("verify %v after the long chaos run: exit %d\n%s\n%s", mode, code, out, errs)
+			verified = fmt.Sprintf("verify %v: exit %d", mode, code)
+		}
+	}
 	summary := fmt.Sprintf("chaos: %d cycles (%d IoTDB restarts, %d MariaDB restarts, %d binlog kills), %s row changes, %s points compared, %d lost, %d extra",
 		done, nIoTDB, nMariaDB, nBinlog, commas(w.changes.Load()), commas(int64(max(want.points(), got.points()))), lost, extra)
 	if differ > 0 {
@@ -238,7 +246,7 @@ func TestChaosLong(t *testing.T) {
 	if selfExits > 0 || backwards > 0 {
 		summary += fmt.Sprintf(", %d self-exits, %d checkpoint regressions", selfExits, backwards)
 	}
-	summary += fmt.Sprintf(" (seed %d, %s)", s, time.Since(began).Round(time.Second))
+	summary += fmt.Sprintf("; %s (seed %d, %s)", verified, s, time.Since(began).Round(time.Second))
 	t.Log(summary)
 	fmt.Println(summary)
 }

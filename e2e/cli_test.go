@@ -14,7 +14,7 @@ import (
 
 // cliBinaries are the binaries that take the shared command line
 // (internal/cli). A new binary is added here when it adopts it.
-var cliBinaries = []string{"backfill", "cdc", "discover", "demo", "iotdbtest", "testmariadb"}
+var cliBinaries = []string{"backfill", "cdc", "discover", "demo", "iotdbtest", "testmariadb", "sync", "verify"}
 
 // The version and commit the test build stamps in, as the Makefile does.
 const (

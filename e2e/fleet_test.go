@@ -68,7 +68,11 @@ func TestIntegrationFleetTemplateBackfillThenCDC(t *testing.T) {
 	e.exec("UPDATE fleet SET temp = NULL WHERE id % 97 = 0",
 		"UPDATE IGNORE fleet SET ts = ts + INTERVAL 1 HOUR WHERE id % 101 = 0",
 		"DELETE FROM fleet WHERE id % 211 = 0")
-	e.finalRun(cfgPath, srv, 5*time.Minute)
+	e.waitCaughtUp(p, srv, 5*time.Minute)
+	if code := p.terminate(2 * time.Minute); code != 0 {
+		t.Fatalf("cdc exited %d after SIGTERM; log:\n%s", code, p.tail(30))
+	}
+	e.finalRun(cfgPath, srv, 5*time.Minute) // a restart from the checkpoint: caught up, clean exit, no dirty rows
 	assertSameState(t, "backfill then cdc", expectedState(t, e.db, cfg, "fleet"), actualState(srv))
 
 	// Every device activated the template; no series was created per device.

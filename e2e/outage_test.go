@@ -94,6 +94,13 @@ func TestIntegrationCDCOutagesOfAnyLength(t *testing.T) {
 // readyz GETs p's /readyz.
 func readyz(t *testing.T, p *proc) (int, string) {
 	t.Helper()
+	code, b := getEndpoint(t, p, "/readyz")
+	return code, strings.TrimSpace(string(b))
+}
+
+// getEndpoint GETs path on the metrics address p logged.
+func getEndpoint(t *testing.T, p *proc, path string) (int, []byte) {
+	t.Helper()
 	var addr string
 	for _, m := range p.logEntries("serving /metrics") {
 		addr, _ = m["listen"].(string)
@@ -102,11 +109,11 @@ func readyz(t *testing.T, p *proc) (int, string) {
 		t.Fatalf("%s logged no metrics address", p.name)
 	}
 	c := &http.Client{Timeout: 10 * time.Second}
-	resp, err := c.Get("http://" + addr + "/readyz")
+	resp, err := c.Get("http://" + addr + path)
 	if err != nil {
-		t.Fatalf("GET /readyz: %v", err)
+		t.Fatalf("GET %s: %v", path, err)
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<16))
-	return resp.StatusCode, strings.TrimSpace(string(b))
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
+	return resp.StatusCode, b
 }

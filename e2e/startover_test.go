@@ -44,6 +44,9 @@ func (e *env) waitSnapshotUnderWay(p *proc) {
 		if p.exited() {
 			e.t.Fatalf("cdc exited (code %d) during the snapshot; log:\n%s", p.code, p.tail(40))
 		}
+		if len(p.logEntries("snapshot done")) > 0 {
+			e.t.Fatalf("the snapshot finished before a partition was seen done: slow IoTDB down (SetLatency) or copy more rows")
+		}
 		b, err := os.ReadFile(path)
 		return err == nil && strings.Contains(string(b), `"done": true`)
 	})
@@ -61,6 +64,9 @@ func TestIntegrationCDCStartOverKeepsRows(t *testing.T) {
 	srv := e.bigTable(seed(t), rows)
 	cfgPath, cfg := e.bigConfig(srv, cfgOpts{Start: "initial", BatchRows: 500, Metrics: "127.0.0.1:0"})
 
+	// Slow IoTDB writes so the snapshot is still running when it is looked
+	// at and killed (the copy alone takes a fraction of a second).
+	srv.SetLatency(20 * time.Millisecond)
 	p := e.startCDC(cfgPath)
 	e.waitSnapshotUnderWay(p)
 	// A snapshot is a phase of its own: /readyz says so (503: nothing is
@@ -76,7 +82,13 @@ func TestIntegrationCDCStartOverKeepsRows(t *testing.T) {
 	if copied <= 0 || est < float64(rows)/2 || copied > float64(rows) {
 		t.Errorf("snapshot progress metrics: %v rows copied of an estimated %v (table of %d rows)", copied, est, rows)
 	}
+	// And in /status, for people and scripts.
+	if st := getStatus(t, p); st.Phase != "snapshot" || st.Ready || st.Snapshot["big"] == nil || st.Snapshot["big"].CopiedRows <= 0 ||
+		st.Snapshot["big"].EstimatedRows <= 0 {
+		t.Errorf("/status during the snapshot: %+v (snapshot %v); want phase snapshot with big's progress", st, st.Snapshot)
+	}
 	p.kill9()
+	srv.SetLatency(0)
 	// The operator deletes the checkpoint by hand; the snapshot state stays.
 	if err := os.Remove(e.checkpointPath()); err != nil {
 		t.Fatal(err)

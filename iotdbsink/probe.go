@@ -55,10 +55,9 @@ var probeRetry = config.Retry{Initial: 100 * time.Millisecond, Max: time.Second,
 func Probe(ctx context.Context, cfg config.IoTDB, log zerolog.Logger, databases []string) *ProbeResult {
 	p := &ProbeResult{Nodes: cfg.Nodes, User: cfg.User, Model: cfg.Model, CreateSchema: cfg.CreateSchema}
 	c := cfg
-	c.Sessions, c.CreateSchema, c.Retry = 1, false, probeRetry // CreateSchema false: Open creates no database
-	if c.Model == config.ModelTable {
-		c.Database = "" // the session's database may not exist yet: SHOW DATABASES says
-	}
+	// The session a run opens (the table model's names its database, as a
+	// run's does), but CreateSchema false: Open creates no database.
+	c.Sessions, c.CreateSchema, c.Retry = 1, false, probeRetry
 	s, err := New(c, log)
 	if err == nil {
 		err = s.Open(ctx)

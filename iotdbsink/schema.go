@@ -383,7 +383,7 @@ func (s *Sink) ensureDevice(ctx context.Context, sess *session, sc *mapping.Sche
 		if t, ok := existing[unquote(m)]; ok {
 			if t != sc.Types[i] {
 				return fmt.Sprintf("series %s.%s exists with type %s but the mapping of table %s writes %s",
-					device, m, typeName(t), sc.SourceTable, typeName(sc.Types[i])), nil
+					device, m, TypeName(t), sc.SourceTable, TypeName(sc.Types[i])), nil
 			}
 			continue
 		}
@@ -458,14 +458,14 @@ func createAlignedSQL(device string, names []string, types []client.TSDataType) 
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		fmt.Fprintf(&b, "%s %s ENCODING=%s COMPRESSOR=LZ4", n, typeName(types[i]), encodingName(defaultEncoding(types[i])))
+		fmt.Fprintf(&b, "%s %s ENCODING=%s COMPRESSOR=LZ4", n, TypeName(types[i]), encodingName(defaultEncoding(types[i])))
 	}
 	b.WriteByte(')')
 	return b.String()
 }
 
 func createSeriesSQL(path string, t client.TSDataType) string {
-	return fmt.Sprintf("CREATE TIMESERIES %s WITH DATATYPE=%s, ENCODING=%s, COMPRESSOR=LZ4", path, typeName(t), encodingName(defaultEncoding(t)))
+	return fmt.Sprintf("CREATE TIMESERIES %s WITH DATATYPE=%s, ENCODING=%s, COMPRESSOR=LZ4", path, TypeName(t), encodingName(defaultEncoding(t)))
 }
 
 // defaultEncoding is IoTDB's default encoding per type.

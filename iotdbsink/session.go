@@ -159,7 +159,7 @@ func openSession(ctx context.Context, node string, sc sessionConfig) (*session, 
 			return nil, fmt.Errorf("opening iotdb session on %s as %q: %w%s", node, sc.user, err, plainHint(err))
 		}
 		if permanentTLS(err) { // TLS 1.3: the server judges our certificate after the handshake
-			return nil, &TLSError{Node: node, Mode: sc.tls.mode, Err: err}
+			return nil, &TLSError{Node: node, Mode: sc.tls.mode, Err: err, CAFile: sc.tls.caFile}
 		}
 		return nil, fmt.Errorf("opening iotdb session on %s as %q: %w", node, sc.user, err)
 	}

@@ -343,10 +343,15 @@ func (s *Sink) makeChunks(groups []group) []chunk {
 	}
 	var done []chunk
 	var open []chunk
+	var lastSchema *mapping.Schema
+	var in *schemaInfo
 	for gi := range groups {
 		g := &groups[gi]
 		if g.rejected || g.rows() == 0 {
 			continue
+		}
+		if g.schema != lastSchema { // one lookup per run of groups of a schema, not per device
+			lastSchema, in = g.schema, s.info(g.schema)
 		}
 		k := -1
 		for i := range open {
@@ -355,11 +360,11 @@ func (s *Sink) makeChunks(groups []group) []chunk {
 				break
 			}
 		}
+		segCap := min(len(groups)-gi, limit) // a fleet batch has a segment per device: no regrowing
 		if k < 0 {
-			open = append(open, chunk{aligned: g.schema.Aligned || s.table, schema: g.schema})
+			open = append(open, chunk{aligned: g.schema.Aligned || s.table, schema: g.schema, segs: make([]segment, 0, segCap)})
 			k = len(open) - 1
 		}
-		in := s.info(g.schema)
 		// A row is estimated in the records form, the larger of the two
 		// for rows (each record repeats its device and names), so that
 		// whichever form the chunk is sent in fits.
@@ -372,7 +377,7 @@ func (s *Sink) makeChunks(groups []group) []chunk {
 			c := &open[k]
 			if c.rows >= limit || (c.rows > 0 && c.bytes+segHead+rowHead+in.rowBytes(g, lo) > maxBytes) {
 				done = append(done, *c)
-				*c = chunk{aligned: c.aligned, schema: c.schema}
+				*c = chunk{aligned: c.aligned, schema: c.schema, segs: make([]segment, 0, segCap)}
 			}
 			if c.rows == 0 && s.table {
 				c.bytes = in.namesBytes + 4*len(g.schema.Types) + 64

@@ -263,10 +263,10 @@ func validate(p *mapping.Point) string {
 				}
 			}
 		default:
-			return fmt.Sprintf("measurement %s: unsupported type %s", sc.Measurements[c], typeName(sc.Types[c]))
+			return fmt.Sprintf("measurement %s: unsupported type %s", sc.Measurements[c], TypeName(sc.Types[c]))
 		}
 		if !ok {
-			return fmt.Sprintf("measurement %s: %T value for type %s", sc.Measurements[c], v, typeName(sc.Types[c]))
+			return fmt.Sprintf("measurement %s: %T value for type %s", sc.Measurements[c], v, TypeName(sc.Types[c]))
 		}
 	}
 	return ""
@@ -428,7 +428,9 @@ func grow[T any](s []T, n int) []T {
 	return make([]T, n, n+n/4)
 }
 
-func typeName(t client.TSDataType) string {
+// TypeName is the SQL name of an IoTDB data type (INT32, TEXT, ...), as
+// IoTDB writes it in SHOW TIMESERIES and takes it in CREATE statements.
+func TypeName(t client.TSDataType) string {
 	switch t {
 	case client.BOOLEAN:
 		return "BOOLEAN"

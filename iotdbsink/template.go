@@ -101,10 +101,10 @@ func (s *Sink) placeTemplate(ctx context.Context, sess *session, sc *mapping.Sch
 		switch {
 		case !ok:
 			return client.TemplateIncompatible, fmt.Sprintf("device template %s exists without measurement %s, which the mapping of table %s writes as %s: add it (ALTER DEVICE TEMPLATE %s ADD (%s %s)) or name another template in device_template",
-				sc.Template, m, sc.SourceTable, typeName(sc.Types[i]), sc.Template, m, typeName(sc.Types[i])), nil
+				sc.Template, m, sc.SourceTable, TypeName(sc.Types[i]), sc.Template, m, TypeName(sc.Types[i])), nil
 		case t != sc.Types[i]:
 			return client.TemplateIncompatible, fmt.Sprintf("device template %s has measurement %s as %s but the mapping of table %s writes %s: align measurements[].type with the template, or name another template in device_template",
-				sc.Template, m, typeName(t), sc.SourceTable, typeName(sc.Types[i])), nil
+				sc.Template, m, TypeName(t), sc.SourceTable, TypeName(sc.Types[i])), nil
 		}
 	}
 	set := false
@@ -138,7 +138,7 @@ func createTemplateSQL(sc *mapping.Schema) string {
 		if i > 0 {
 			b.WriteString(", ")
 		}
-		fmt.Fprintf(&b, "%s %s ENCODING=%s COMPRESSOR=LZ4", m, typeName(sc.Types[i]), encodingName(defaultEncoding(sc.Types[i])))
+		fmt.Fprintf(&b, "%s %s ENCODING=%s COMPRESSOR=LZ4", m, TypeName(sc.Types[i]), encodingName(defaultEncoding(sc.Types[i])))
 	}
 	b.WriteByte(')')
 	return b.String()

@@ -26,6 +26,7 @@ type sinkTLS struct {
 	mode       string
 	cfg        *tls.Config
 	serverName string // verify-identity: the configured name, else each node's host
+	caFile     string
 }
 
 // newSinkTLS builds the crypto/tls configuration of t; nil when TLS is off.
@@ -74,7 +75,7 @@ func newSinkTLS(t config.IoTDBTLS) (*sinkTLS, error) {
 	default:
 		return nil, fmt.Errorf("iotdb.tls.mode: unknown mode %q", t.Mode)
 	}
-	return &sinkTLS{mode: t.Mode, cfg: cfg, serverName: t.ServerName}, nil
+	return &sinkTLS{mode: t.Mode, cfg: cfg, serverName: t.ServerName, caFile: t.CAFile}, nil
 }
 
 func verifyChain(pool *x509.CertPool) func(tls.ConnectionState) error {
@@ -99,16 +100,17 @@ func verifyChain(pool *x509.CertPool) func(tls.ConnectionState) error {
 type TLSError struct {
 	Node, Mode string
 	Err        error
+	CAFile     string // iotdb.tls.ca_file ("": the system's CA bundle)
 }
 
 func (e *TLSError) Error() string {
-	return fmt.Sprintf("TLS with iotdb %s (iotdb.tls.mode %s): %v%s", e.Node, e.Mode, e.Err, tlsHint(e.Err))
+	return fmt.Sprintf("TLS with iotdb %s (iotdb.tls.mode %s): %v%s", e.Node, e.Mode, e.Err, tlsHint(e.Err, e.CAFile))
 }
 
 func (e *TLSError) Unwrap() error { return e.Err }
 
 // tlsHint says what an operator checks for a TLS failure.
-func tlsHint(err error) string {
+func tlsHint(err error, caFile string) string {
 	var (
 		ua  x509.UnknownAuthorityError
 		hn  x509.HostnameError
@@ -119,8 +121,10 @@ func tlsHint(err error) string {
 	switch {
 	case errors.As(err, &hn):
 		return " (verify-identity: the certificate must name the node's host, or set iotdb.tls.server_name to a name it holds)"
+	case errors.As(err, &ua) && caFile == "":
+		return " (the server's certificate does not chain to the system's CA bundle: set iotdb.tls.ca_file to the CA that signed it)"
 	case errors.As(err, &ua):
-		return " (the server's certificate does not chain to iotdb.tls.ca_file)"
+		return " (the server's certificate does not chain to iotdb.tls.ca_file " + caFile + ")"
 	case errors.As(err, &ci):
 		return " (the server's certificate is expired, not yet valid or not for servers)"
 	case errors.As(err, &rh):
@@ -161,7 +165,7 @@ func (t *sinkTLS) handshake(ctx context.Context, nc net.Conn, node string) (net.
 	tc := tls.Client(nc, cfg)
 	if err := tc.HandshakeContext(ctx); err != nil {
 		if permanentTLS(err) {
-			return nil, &TLSError{Node: node, Mode: t.mode, Err: err}
+			return nil, &TLSError{Node: node, Mode: t.mode, Err: err, CAFile: t.caFile}
 		}
 		hint := " (no TLS answer: does this IoTDB serve TLS on the port? enable_thrift_ssl=true on the server)"
 		if ctx.Err() != nil {

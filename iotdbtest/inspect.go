@@ -49,6 +49,7 @@ type Stats struct {
 	Restarts                      int64
 	LargestFrame                  int64 // bytes of the largest request frame read (frames.go)
 	OversizedFrames               int64 // request frames above Options.MaxFrameSize (each dropped its connection)
+	TLSHandshakeFailures          int64 // with Options.TLS: connections whose TLS handshake failed (tls.go)
 }
 
 // outValue converts a stored value to its public form.

@@ -16,6 +16,7 @@ package iotdbtest
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"net"
@@ -45,6 +46,11 @@ type Options struct {
 	// (thrift_max_frame_size; frames.go): a larger one drops the connection,
 	// as on a real server. 0 means DefaultMaxFrameSize (64 MiB).
 	MaxFrameSize int
+	// TLS, when set, serves TLS on the port as IoTDB's enable_thrift_ssl
+	// does: every connection begins with a handshake (tls.go; ServerTLS
+	// builds one from PEM files, a client CA making client certificates
+	// required).
+	TLS *tls.Config
 }
 
 // Server is a running test double. All methods are safe for concurrent use.
@@ -64,6 +70,8 @@ type Server struct {
 	failSt  common.TSStatus
 	latency atomic.Int64
 	refuse  atomic.Bool
+
+	lastTLSErr error // tls.go
 }
 
 type liveConn struct {
@@ -179,7 +187,14 @@ func (s *Server) serve(ctx context.Context, lc *liveConn) {
 		s.mu.Unlock()
 	}()
 	cfg := &thrift.TConfiguration{MaxFrameSize: s.maxFrameSize()} // docs/iotdb.md §1.1, §8; frames.go
-	fm := &frameMeter{Conn: lc.nc, srv: s}
+	var nc net.Conn = lc.nc
+	if s.opts.TLS != nil { // tls.go; lc.nc stays the TCP connection that drops close
+		var ok bool
+		if nc, ok = s.serveTLS(ctx, lc.nc); !ok {
+			return
+		}
+	}
+	fm := &frameMeter{Conn: nc, srv: s}
 	pc := &peekConn{Conn: fm, r: bufio.NewReaderSize(fm, 64<<10)}
 	hdr, err := pc.r.Peek(5)
 	if err != nil {

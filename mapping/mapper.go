@@ -938,7 +938,9 @@ func (c *deviceCache) count(hit bool) {
 	}
 }
 
-const deviceCacheMax = 1 << 15
+// deviceCacheMax holds the paths of a fleet of 10^5 devices (some 14 MB);
+// larger fleets bypass it (see deviceCache).
+const deviceCacheMax = 1 << 17
 
 func newDeviceCache() *deviceCache {
 	c := &deviceCache{pend: map[string]string{}}

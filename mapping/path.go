@@ -31,21 +31,41 @@ func appendNode(b *strings.Builder, s string) error {
 	if s == "" {
 		return errors.New("empty path node")
 	}
-	plain := true
-	for i := 0; i < len(s); {
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size <= 1 {
-			return fmt.Errorf("path node %q is not valid UTF-8", s)
+	plain, ascii := true, true
+	for i := 0; i < len(s); i++ { // ASCII first: device values almost always are
+		c := s[i]
+		if c >= 0x80 {
+			ascii = false
+			break
 		}
-		if r < 0x20 || r == 0x7f {
-			return fmt.Errorf("path node %q contains control character %U", s, r)
+		if c < 0x20 || c == 0x7f {
+			return fmt.Errorf("path node %q contains control character %U", s, rune(c))
 		}
-		if !identRune(r) {
+		if !(c == '_' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
 			plain = false
 		}
-		i += size
 	}
-	if plain && !isRealNumber(s) && !reservedNode(s) {
+	if !ascii {
+		plain = true
+		for i := 0; i < len(s); {
+			r, size := utf8.DecodeRuneInString(s[i:])
+			if r == utf8.RuneError && size <= 1 {
+				return fmt.Errorf("path node %q is not valid UTF-8", s)
+			}
+			if r < 0x20 || r == 0x7f {
+				return fmt.Errorf("path node %q contains control character %U", s, r)
+			}
+			if !identRune(r) {
+				plain = false
+			}
+			i += size
+		}
+	}
+	// A real number starts with a digit, a sign or a dot, and the reserved
+	// words have 4 or 9 letters: most names skip both checks.
+	number := (s[0] >= '0' && s[0] <= '9' || s[0] == '+' || s[0] == '-' || s[0] == '.') && isRealNumber(s)
+	reserved := (len(s) == 4 || len(s) == 9) && reservedNode(s)
+	if plain && !number && !reserved {
 		b.WriteString(s)
 		return nil
 	}

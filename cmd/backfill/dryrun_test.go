@@ -180,7 +180,7 @@ func TestIntegrationTablesSubset(t *testing.T) {
 
 	// An unknown name is a usage error, reported before connecting.
 	r := h.run(flags{config: cfg, tables: "alpha,nope"})
-	if want := "--tables: not in mysql.tables of " + cfg + ": nope\n"; r.code != exitUsage || r.stderr != want {
+	if want := "--tables: no mapping in " + cfg + " for: nope\n"; r.code != exitUsage || r.stderr != want {
 		t.Errorf("--tables alpha,nope: exit %d, stderr %q; want 2, %q", r.code, r.stderr, want)
 	}
 	if h.iot.Stats().Connections != 0 {
@@ -228,5 +228,38 @@ func TestIntegrationTablesSubset(t *testing.T) {
 	}
 	if len(sum) != 2 {
 		t.Errorf("rerun summary:\n%s", r.stdout)
+	}
+}
+
+// TestIntegrationDryRunTableModel: in the table model a run creates its
+// database at the start (create_schema); a dry run must not, so a second
+// dry run still finds it missing.
+func TestIntegrationDryRunTableModel(t *testing.T) {
+	h := newHarness(t, iotdbtest.Options{})
+	dryRunTables(h)
+	cfg := h.writeConfig(`
+mysql:
+  {{mysql}}
+iotdb:
+  {{iotdb}}
+  model: table
+  database: plant
+  mappings:
+    - table: alpha
+      device: alpha
+      tags: [dev]
+      time: {column: ts}
+      measurements: [{column: v}]
+backfill:
+  {{state}}
+dirty_rows:
+  {{dirty}}
+`)
+	for i := range 2 {
+		r := h.run(flags{config: cfg, dryRun: true, sample: 1})
+		mustSucceed(t, r)
+		if !strings.Contains(r.stdout, "\n  database plant: does not exist yet; the run creates it (iotdb.create_schema: true)\n") {
+			t.Fatalf("dry run %d:\n%s", i+1, r.stdout)
+		}
 	}
 }

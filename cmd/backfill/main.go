@@ -71,7 +71,7 @@ func main() {
 	var f flags
 	c := cli.New(spec)
 	fs := c.Flags()
-	fs.StringVar(&f.tables, "tables", "", "comma-separated subset of the mapped tables (default: all)")
+	fs.StringVar(&f.tables, "tables", "", "copy only these `TABLES` (comma-separated; default: every mapped table)")
 	fs.BoolVar(&f.dryRun, "dry-run", false, "print the plan and the first mapped points of each table and check that IoTDB would take the writes; write nothing")
 	fs.BoolVar(&f.restart, "restart", false, "ignore the saved state and copy everything again")
 	fs.StringVar(&f.shard, "shard", "", "`i/n`: copy only partitions p with p % n == i (run n processes, i = 0..n-1)")

@@ -53,11 +53,10 @@ log:
 	want := h.expectFromSQL("SELECT CONCAT('root.nv.', dev, '.a'), ts, FLOOR(a) FROM readings WHERE dev IS NOT NULL AND a IS NOT NULL")
 	got := storedPoints(h.iot, "root.nv.")
 	times := map[int64]bool{}
-	for series, pts := range got {
+	for _, pts := range got {
 		for ts := range pts {
 			times[ts] = true
 		}
-		_ = series
 	}
 	if len(times) != 89 {
 		t.Errorf("IoTDB holds points at %d times, want the 89 rows with a value", len(times))

@@ -38,6 +38,7 @@ type flags struct {
 	check       bool
 	reset       bool
 	healthcheck string
+	status      bool
 	logLevel    string
 	logFormat   string
 }
@@ -49,6 +50,7 @@ var spec = cli.Spec{
 		"[--config FILE]                 run until SIGTERM: flush, checkpoint, exit 0",
 		"[--config FILE] --check         preflight: a PASS/FAIL table, exit 0 or 1",
 		"[--config FILE] --reset         remove the checkpoint and the snapshot state: start over",
+		"[--config FILE] --status        print the running cdc's status (phase, position, lag, tables)",
 		"--healthcheck URL               GET URL, exit 0 on 200 (container healthchecks)",
 	},
 	Description: `cdc connects to MySQL as a replica (mysql.server_id) and reads the row binlog
@@ -80,6 +82,7 @@ func main() {
 	fs := c.Flags()
 	fs.BoolVar(&f.check, "check", false, "check the configuration, the source (binlog settings, privileges, server_id, checkpoint), the mappings and IoTDB; print a PASS/FAIL table and exit 0 or 1")
 	fs.BoolVar(&f.reset, "reset", false, "remove every piece of cdc state (the checkpoint, the snapshot state) so that the next start begins from cdc.start; connects to nothing")
+	fs.BoolVar(&f.status, "status", false, "print the status of the cdc running with this configuration (GET /status on metrics.listen: phase, snapshot progress, checkpoint, lag, rows per table and outcome, last error) and exit")
 	fs.StringVar(&f.healthcheck, "healthcheck", "", "GET this `URL` (e.g. http://127.0.0.1:9464/healthz) and exit 0 on 200, else 1")
 	if code, done := c.Parse(os.Args[1:]); done {
 		os.Exit(code)
@@ -87,6 +90,9 @@ func main() {
 	f.config, f.logLevel, f.logFormat = c.Config(), c.LogLevel(), c.LogFormat()
 	if f.healthcheck != "" {
 		os.Exit(healthcheck(f.healthcheck, os.Stderr))
+	}
+	if f.status {
+		os.Exit(wire.Status(f.config, os.Stdout, os.Stderr))
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

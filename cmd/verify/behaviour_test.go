@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/mysql-iotdb-bridge/bridge/internal/testenv"
 	"github.com/mysql-iotdb-bridge/bridge/internal/wire"
 	"github.com/mysql-iotdb-bridge/bridge/iotdbtest"
 )
@@ -224,5 +225,53 @@ func TestIntegrationVerifyCollisionsAndDirtyRows(t *testing.T) {
 	sameDiffs(t, "collision", rep, []diffKey{{dev("d1"), 1704067200000, "temp", "value"}}, r)
 	if s := rep.Differences[0].Source; !strings.Contains(s, "one of 1.5 | 9.5") {
 		t.Fatalf("the colliding values are not shown: %q", s)
+	}
+}
+
+// At microsecond precision buckets and --until are in microseconds: a
+// clean copy is equal, a lost point is found at its time.
+func TestIntegrationVerifyMicroseconds(t *testing.T) {
+	h := &harness{t: t, my: testenv.StartMariaDB(t)}
+	h.root, h.iot, h.dir = h.my.DB(t), iotdbtest.Start(t, iotdbtest.Options{Precision: "us"}), t.TempDir()
+	h.createReadings()
+	h.writeConfig("tree", "", treeMapping)
+	h.backfill()
+	code, rep, r := h.verifyJSON(wire.VerifyArgs{Bucket: "6h", Until: "2024-01-02T00:00:00Z"})
+	if code != 0 || rep.Window.Precision != "us" || rep.Window.Bucket != "6h" || *rep.Window.Until != 1704153600000000 {
+		t.Fatalf("exit %d, window %+v\n%s", code, rep.Window, r.stdout)
+	}
+	tus := rowTime(0, 4) * 1000
+	if !h.iot.DeletePoint(dev("d1")+".temp", tus) {
+		t.Fatal("no point at", tus)
+	}
+	code, rep, r = h.verifyJSON(wire.VerifyArgs{Bucket: "6h"})
+	if code != 1 {
+		t.Fatalf("exit %d\n%s", code, r.stdout)
+	}
+	sameDiffs(t, "us", rep, []diffKey{{dev("d1"), tus, "temp", "missing"}}, r)
+}
+
+// Against an IoTDB that holds nothing every source point is missing; the
+// repair copies the table (a backfill of the differing buckets) and the
+// second comparison is equal.
+func TestIntegrationVerifyEmptyIoTDB(t *testing.T) {
+	h := newHarness(t)
+	h.createReadings()
+	h.writeConfig("tree", "", treeMapping)
+	var cells int64
+	if err := h.root.QueryRow("SELECT SUM((temp IS NOT NULL) + (hum IS NOT NULL) + (note IS NOT NULL) + (ok IS NOT NULL)) FROM readings").Scan(&cells); err != nil {
+		t.Fatal(err)
+	}
+	code, rep, r := h.verifyJSON(wire.VerifyArgs{})
+	tr := rep.Tables[0]
+	if code != 1 || tr.Differences["missing"] != cells || tr.IoTDBPoints != 0 || tr.DifferingBuckets != devices*2 || rep.DifferencesTotal != cells {
+		t.Fatalf("exit %d, want 1 with %d missing\n%s", code, cells, r.stdout)
+	}
+	code, rep, r = h.verifyJSON(wire.VerifyArgs{Repair: true})
+	if code != 0 || rep.Repair.Written != devices*perDev {
+		t.Fatalf("--repair: exit %d\n%s", code, r.stdout)
+	}
+	if got := h.iot.TotalPoints(); got != cells {
+		t.Fatalf("IoTDB holds %d points after the repair, want %d", got, cells)
 	}
 }

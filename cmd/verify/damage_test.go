@@ -2,9 +2,12 @@ package main
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/apache/iotdb-client-go/v2/client"
 
 	"github.com/mysql-iotdb-bridge/bridge/internal/wire"
 	"github.com/mysql-iotdb-bridge/bridge/iotdbtest"
@@ -277,9 +280,22 @@ func TestIntegrationVerifyTableDamage(t *testing.T) {
 	for _, m := range cellsAt(d2, rowTime(1, 15)) {
 		want = append(want, diffKey{tdev("d2"), rowTime(1, 15), m, "missing"}, diffKey{tdev("d2"), rowTime(1, 15) + 1, m, "extra"})
 	}
+	// What the tree model's aggregates cannot see, the table model's can
+	// (docs/verify.md §2): 7. a text value changed inside its bucket,
+	must(t, h.iot.SetRowValue("vfdb", "readings", tags("d1"), rowTime(0, 8), "note", "changed"))
+	want = append(want, diffKey{tdev("d1"), rowTime(0, 8), "note", "value"})
+	// 8. a boolean flipped,
+	must(t, h.iot.SetRowValue("vfdb", "readings", tags("d2"), rowTime(1, 2), "ok", false)) // (2+1)%2 = 1: true in the source
+	want = append(want, diffKey{tdev("d2"), rowTime(1, 2), "ok", "value"})
+	// 9. two values swapped between times.
+	// 7, 8 and 9 each lie in a 12-hour bucket nothing else damaged, so
+	// that the coarse figures alone must see them.
+	must(t, h.iot.SetRowValue("vfdb", "readings", tags("d1"), rowTime(0, 13), "temp", 24.25))
+	must(t, h.iot.SetRowValue("vfdb", "readings", tags("d1"), rowTime(0, 14), "temp", 23.25))
+	want = append(want, diffKey{tdev("d1"), rowTime(0, 13), "temp", "value"}, diffKey{tdev("d1"), rowTime(0, 14), "temp", "value"})
 
 	for _, exact := range []bool{false, true} {
-		code, rep, r := h.verifyJSON(wire.VerifyArgs{Exact: exact})
+		code, rep, r := h.verifyJSON(wire.VerifyArgs{Exact: exact, Bucket: "12h"})
 		if code != 1 || rep.Equal {
 			t.Fatalf("verify after damage (exact=%v): exit %d, want 1\n%s", exact, code, r.stdout)
 		}
@@ -298,6 +314,44 @@ func TestIntegrationVerifyTableDamage(t *testing.T) {
 	for _, row := range h.iot.TableRows("vfdb", "readings") {
 		if row["device_id"] == "d9" {
 			t.Fatalf("the extra device's row is still there: %v", row)
+		}
+	}
+}
+
+// A table-model row whose fields are all NULL is no data: backfill writes
+// none, cdc writes one (tags only). Either way verify finds no difference.
+func TestIntegrationVerifyTableValuelessRow(t *testing.T) {
+	h := newHarness(t)
+	h.createReadings()
+	h.exec("INSERT INTO readings VALUES (1000, 's1', 'd1', '2024-01-01 05:00:00.000', NULL, NULL, NULL, NULL)")
+	h.writeConfig("table", "vfdb", tableMapping)
+	h.backfill()
+	// what cdc would send for that row: the tags and NULL fields
+	sess, err := client.NewTableSession(&client.Config{Host: h.iot.Host(), Port: strconv.Itoa(h.iot.Port()), UserName: "root", Password: "root", Database: "vfdb"}, false, 0)
+	must(t, err)
+	defer sess.Close()
+	tab, err := client.NewRelationalTablet("readings", []*client.MeasurementSchema{
+		{Measurement: "site", DataType: client.STRING}, {Measurement: "device_id", DataType: client.STRING}, {Measurement: "temp", DataType: client.DOUBLE}},
+		[]client.ColumnCategory{client.TAG, client.TAG, client.FIELD}, 1)
+	must(t, err)
+	tab.SetTimestamp(base+5*3600*1000, 0)
+	must(t, tab.SetValueAt("s1", 0, 0))
+	must(t, tab.SetValueAt("d1", 1, 0))
+	must(t, tab.SetValueAt(nil, 2, 0))
+	tab.RowSize = 1
+	must(t, sess.Insert(tab))
+	found := false
+	for _, row := range h.iot.TableRows("vfdb", "readings") {
+		if row["device_id"] == "d1" && row["time"] == base+5*3600*1000 {
+			found = true
+		}
+	}
+	if !found {
+		t.Fatal("the valueless row did not reach iotdbtest: the test tests nothing")
+	}
+	for _, exact := range []bool{false, true} {
+		if code, rep, r := h.verifyJSON(wire.VerifyArgs{Exact: exact}); code != 0 || !rep.Equal {
+			t.Fatalf("exact=%v: exit %d\n%s", exact, code, r.stdout)
 		}
 	}
 }

@@ -161,7 +161,9 @@ type diffKey struct {
 	kind   string
 }
 
-func (d diffKey) String() string { return fmt.Sprintf("%s @%d %s %s", d.device, d.time, d.meas, d.kind) }
+func (d diffKey) String() string {
+	return fmt.Sprintf("%s @%d %s %s", d.device, d.time, d.meas, d.kind)
+}
 
 func keysOf(rep *verify.Report) []diffKey {
 	var out []diffKey

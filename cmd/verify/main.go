@@ -27,14 +27,15 @@ var spec = cli.Spec{
 	Description: `verify reads the mapped tables with the backfill engine (same plan, pages and mapping, nothing
 written) and folds every point into figures per device, time bucket and measurement: count,
 first and last time and value, sum, min and max. IoTDB computes the same figures with aggregate
-queries (tree model: GROUP BY time ALIGN BY DEVICE; table model: date_bin with GROUP BY, plus a
-sum of row times and of crc32 of text). Buckets whose figures differ are compared point by point:
+queries (tree model: GROUP BY time ALIGN BY DEVICE; table model: date_bin with GROUP BY, plus
+sums of times and crc32 fingerprints of the values). Buckets whose figures differ are compared
+point by point:
 missing in IoTDB, extra in IoTDB (a difference under on_delete: delete only), different value,
 different type.
 
-Coarse mode (the default) cannot see a point moved in time inside its bucket, nor a text or
-boolean value changed, unless it is the bucket's first or last point (tree model); --exact
-reads every point of IoTDB and compares a hash of every (time, value) instead.
+Coarse mode (the default) cannot see, in the tree model, a point moved in time inside its
+bucket, nor a text or boolean value changed, unless it is the bucket's first or last point;
+--exact reads every point of IoTDB and compares a hash of every (time, value) instead.
 
 --repair deletes the extras of mappings with on_delete: delete, rewrites every differing bucket
 from the source through the sink (idempotent), and verifies again. With cdc running, bound the

@@ -7,7 +7,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net"
@@ -185,7 +184,7 @@ func buildImages(t *testing.T, repo string) {
 	// The product image: the build context has the layout of the repository
 	// root that `make image` prepares (bin/ and docker/passwd, docker/group).
 	ctx := t.TempDir()
-	goBuild(t, repo, filepath.Join(ctx, "bin"), "./cmd/backfill", "./cmd/cdc")
+	goBuild(t, repo, filepath.Join(ctx, "bin"), "./cmd/backfill", "./cmd/cdc", "./cmd/sync", "./cmd/verify", "./cmd/discover")
 	copyFile(t, ca, filepath.Join(ctx, "bin", "ca-certificates.crt"))
 	for _, f := range []string{".dockerignore", "docker/passwd", "docker/group"} {
 		copyFile(t, filepath.Join(repo, f), filepath.Join(ctx, f))
@@ -552,8 +551,6 @@ func points(s map[string]map[int64]string) int {
 	}
 	return n
 }
-
-var errNoRows = errors.New("no rows")
 
 // bgContext is a context for one statement.
 func bgContext() (context.Context, context.CancelFunc) {

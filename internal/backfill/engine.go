@@ -154,8 +154,8 @@ type TableSummary struct {
 	DirtyRows                 int64
 	// EmptyRows counts rows whose mapped measurements were all NULL:
 	// nothing to write (IoTDB creates no point for a NULL), not dirty.
-	EmptyRows int64
-	DirtyByReason             map[string]int64
+	EmptyRows     int64
+	DirtyByReason map[string]int64
 	// Collisions counts rows that mapped to a (device, time) another row of
 	// this run already produced (IoTDB keeps only the last).
 	Collisions int64

@@ -230,6 +230,22 @@ func TestIntegrationProgressAccounting(t *testing.T) {
 		t.Errorf("interrupted: progress %+v, summary %+v", rec, sum1.Tables[0])
 	}
 	firstRun := rec.added
+	// What the resumed run should expect: the open partitions' estimates
+	// less what run 1 acknowledged of them.
+	st, _, err := LoadState(opts.Backfill.State)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var left, ackedOpen int64
+	for i, p := range st.Tables["readings"].Plan.Partitions {
+		if pr := st.Tables["readings"].Progress[i]; !pr.Done {
+			left += max(0, p.Est-pr.Rows)
+			ackedOpen += pr.Rows
+		}
+	}
+	if ackedOpen == 0 {
+		t.Fatalf("run 1 acknowledged nothing of an unfinished partition: the test shows nothing")
+	}
 
 	// The rest.
 	opts.Writer = newMemWriter()
@@ -242,6 +258,10 @@ func TestIntegrationProgressAccounting(t *testing.T) {
 	}
 	if firstRun+rec2.added < 5000 {
 		t.Errorf("rows reported %d + %d, want at least the table's 5000", firstRun, rec2.added)
+	}
+	if rec2.remaining != left {
+		t.Errorf("resumed run: Start got %d rows to go, want the open partitions' estimates less the %d rows run 1 acknowledged: %d",
+			rec2.remaining, ackedOpen, left)
 	}
 	if rec2.doneRows != rec2.added || rec2.estimated != rec2.remaining {
 		t.Errorf("resumed run: partition rows %d vs rows added %d; partition estimates %d vs Start's %d",

@@ -464,6 +464,7 @@ func (e *Engine) stream(ctx context.Context, from binlog.Position) error {
 				loop.FailingFor().Round(time.Second), e.cfg.CDC.GiveUpAfter, e.Acked(), err)
 		}
 		e.metrics.restarts.Inc()
+		e.metrics.failed(err)
 		e.log.Warn().Err(err).Stringer("from", e.Acked()).Dur("wait_s", wait.Round(time.Millisecond)).
 			Msg("IoTDB write failed after retries; restarting the stream from the last acknowledged commit")
 		t := time.NewTimer(wait)

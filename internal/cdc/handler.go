@@ -281,6 +281,12 @@ func (h *handler) OnRows(ctx context.Context, ev *binlog.RowsEvent) error {
 				}
 				continue
 			}
+			if !p.HasValues() {
+				// Every measurement NULL: nothing to store (as backfill
+				// and sync do, so the same row leaves the same trace).
+				h.e.metrics.count(t.name, OutNoValues, 1)
+				continue
+			}
 			h.pending.write(p, m, e.batchRows)
 			if err := h.flushIfFull(ctx); err != nil {
 				return err
@@ -356,6 +362,12 @@ func (h *handler) update(t *tableState, em *eventMeta, before, after []any) erro
 			dm := opMeta{ev: em, row: after, outcome: OutNullCleared}
 			h.pending.delete(iotdbsink.Deletion{Schema: em.mapper.Schema(), Device: p.Device, Time: p.Time, Measurements: cleared}, dm)
 		}
+	}
+	if !p.HasValues() {
+		// Nothing left to write: the cleared measurements' points were
+		// deleted above.
+		h.e.metrics.count(t.name, OutNoValues, 1)
+		return nil
 	}
 	h.pending.write(p, m, h.e.batchRows)
 	return nil

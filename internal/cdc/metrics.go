@@ -32,10 +32,11 @@ const (
 	OutDeleteApplied     = "delete_applied"       // DELETE propagated (on_delete: delete)
 	OutDeleteIgnored     = "delete_ignored"       // DELETE skipped (on_delete: ignore)
 	OutDirty             = "dirty"                // row recorded in the dirty-rows file
+	OutNoValues          = "no_values"            // INSERT or UPDATE whose mapped measurements are all NULL: nothing written
 )
 
 var outcomes = []string{OutInsertWritten, OutUpdateWritten, OutUpdateIgnored, OutUpdateMovedDelete,
-	OutUpdateMovedKept, OutNullCleared, OutDeleteApplied, OutDeleteIgnored, OutDirty}
+	OutUpdateMovedKept, OutNullCleared, OutDeleteApplied, OutDeleteIgnored, OutDirty, OutNoValues}
 
 // Metric names, for dashboards and the benchmark.
 const (
@@ -93,6 +94,9 @@ type metrics struct {
 	maxLag   time.Duration // cdc.ready_max_lag: readiness fails above it (0: no bound)
 	phase    atomic.Value  // string: what the engine is doing (connecting, snapshot, streaming)
 	running  atomic.Bool
+	snapMu   sync.Mutex                 // guards snap and lastErr
+	snap     map[string]*SnapshotStatus // the running snapshot's progress (nil when none)
+	lastErr  *ErrorStatus
 	ckMu     sync.Mutex
 	ckLabels []string
 	ckAt     time.Time
@@ -231,21 +235,104 @@ func (m *metrics) checkpointSaved(pos binlog.Position, at time.Time) {
 	m.ckAt, m.ckPosVal = at, pos
 }
 
-// snapshotProgress feeds the snapshot metrics from the copy's progress.
+// snapshotProgress feeds the snapshot metrics (and /status) from the
+// copy's progress.
 type snapshotProgress struct{ m *metrics }
 
 func (p snapshotProgress) Start(plan *backfill.Plan, _ int64) {
+	p.m.snapMu.Lock()
+	defer p.m.snapMu.Unlock()
+	p.m.snap = map[string]*SnapshotStatus{}
 	for _, t := range plan.Tables {
 		p.m.snapEst.WithLabelValues(labelValue(t.Table)).Set(float64(t.EstRows))
 		p.m.snapRows.WithLabelValues(labelValue(t.Table)).Add(0)
+		p.m.snap[t.Table] = &SnapshotStatus{EstimatedRows: t.EstRows}
 	}
 }
 
 func (p snapshotProgress) Add(table string, rows int64) {
 	p.m.snapRows.WithLabelValues(labelValue(table)).Add(float64(rows))
+	p.m.snapMu.Lock()
+	if s := p.m.snap[table]; s != nil {
+		s.CopiedRows += rows
+	}
+	p.m.snapMu.Unlock()
 }
 
-func (p snapshotProgress) Finish() { p.m.snapEst.Reset() }
+func (p snapshotProgress) Finish() {
+	p.m.snapEst.Reset()
+	p.m.snapMu.Lock()
+	p.m.snap = nil
+	p.m.snapMu.Unlock()
+}
+
+// Status is what /status answers (and cdc --status prints).
+type Status struct {
+	Phase           string                      `json:"phase"` // connecting, snapshot, streaming, failing
+	Detail          string                      `json:"detail"`
+	Ready           bool                        `json:"ready"` // /readyz's verdict
+	LagSeconds      float64                     `json:"lag_seconds"`
+	Checkpoint      *CheckpointStatus           `json:"checkpoint,omitempty"`
+	Snapshot        map[string]*SnapshotStatus  `json:"snapshot,omitempty"` // per table, while a snapshot runs
+	Tables          map[string]map[string]int64 `json:"tables"`             // table -> outcome -> rows since start
+	LastError       *ErrorStatus                `json:"last_error,omitempty"`
+	IoTDBFailingFor float64                     `json:"iotdb_failing_for_seconds,omitempty"`
+}
+
+// CheckpointStatus is the saved position.
+type CheckpointStatus struct {
+	Position string    `json:"position"`
+	SavedAt  time.Time `json:"saved_at"`
+}
+
+// SnapshotStatus is one table's snapshot progress.
+type SnapshotStatus struct {
+	CopiedRows    int64 `json:"copied_rows"`
+	EstimatedRows int64 `json:"estimated_rows"`
+}
+
+// ErrorStatus is the last error cdc rode out (it restarted the stream).
+type ErrorStatus struct {
+	Message string    `json:"message"`
+	At      time.Time `json:"at"`
+}
+
+// failed records err as the last error.
+func (m *metrics) failed(err error) {
+	m.snapMu.Lock()
+	m.lastErr = &ErrorStatus{Message: err.Error(), At: time.Now().UTC()}
+	m.snapMu.Unlock()
+}
+
+func (m *metrics) status(now time.Time) Status {
+	ok, why := m.readiness(now)
+	st := Status{Ready: ok, Detail: why, LagSeconds: m.lagSrc.lag(now).Seconds(), Tables: m.stats()}
+	phase, _ := m.phase.Load().(string)
+	switch failing := m.lagSrc.failingFor(now); {
+	case m.running.Load() && failing > 0:
+		st.Phase, st.IoTDBFailingFor = "failing", failing.Seconds()
+	case m.running.Load():
+		st.Phase = "streaming"
+	case strings.HasPrefix(phase, "snapshot"):
+		st.Phase = "snapshot"
+	default:
+		st.Phase = "connecting"
+	}
+	if pos, at := m.lastCheckpoint(); !pos.IsZero() {
+		st.Checkpoint = &CheckpointStatus{Position: pos.String(), SavedAt: at.UTC()}
+	}
+	m.snapMu.Lock()
+	if m.snap != nil {
+		st.Snapshot = make(map[string]*SnapshotStatus, len(m.snap))
+		for t, s := range m.snap {
+			c := *s
+			st.Snapshot[t] = &c
+		}
+	}
+	st.LastError = m.lastErr
+	m.snapMu.Unlock()
+	return st
+}
 
 // labelValue makes s safe as a Prometheus label value, which must be valid
 // UTF-8 (the client panics otherwise): a position read from a hand-edited
@@ -270,6 +357,7 @@ func startHTTP(addr string, m *metrics, log zerolog.Logger) (*httpServer, error)
 	if err != nil {
 		return nil, fmt.Errorf("metrics.listen %s: %w", addr, err)
 	}
+	s.Status(func(now time.Time) any { return m.status(now) })
 	return &httpServer{s}, nil
 }
 

@@ -29,6 +29,7 @@ import (
 
 	"github.com/mysql-iotdb-bridge/bridge/config"
 	"github.com/mysql-iotdb-bridge/bridge/internal/backfill"
+	"github.com/mysql-iotdb-bridge/bridge/internal/cli"
 	"github.com/mysql-iotdb-bridge/bridge/internal/dirty"
 	"github.com/mysql-iotdb-bridge/bridge/internal/retry"
 	"github.com/mysql-iotdb-bridge/bridge/internal/source"
@@ -122,7 +123,7 @@ func (s Summary) String() string {
 		if t.Copied {
 			fmt.Fprintf(&b, "first copy %d rows, then ", t.CopyRows)
 		}
-		fmt.Fprintf(&b, "%d rows read, %d points written, %d dirty rows skipped", t.RowsRead, t.PointsWritten, t.DirtyRows)
+		fmt.Fprintf(&b, "%s read, %s written, %s skipped", cli.Count(t.RowsRead, "row"), cli.Count(t.PointsWritten, "point"), cli.Count(t.DirtyRows, "dirty row"))
 		if t.Resumed {
 			b.WriteString(", resumed")
 		}
@@ -323,7 +324,7 @@ func (e *engine) syncTable(ctx context.Context, t Table) (TableSummary, error) {
 			sum.NewestAt = at
 			sum.Lag = e.opts.Now().Sub(at)
 			if ahead := -sum.Lag; ahead > time.Minute {
-				e.log.Warn().Str("table", name).Str("newest_cursor", sum.Newest).Dur("ahead_of_now", ahead.Round(time.Second)).
+				e.log.Warn().Str("table", name).Str("newest_cursor", sum.Newest).Dur("ahead_of_now_s", ahead.Round(time.Second)).
 					Msg("the newest cursor value is in the future: the mark moves there, and rows written later with current cursor values below mark - lookback are missed; check cursor.zone or the data")
 			}
 		}
@@ -409,7 +410,7 @@ func (e *engine) upperBound(ctx context.Context, t Table, i int) (*backfill.Valu
 
 func (e *engine) retryNote(table, what string) backoff.Notify {
 	return func(err error, d time.Duration) {
-		e.log.Warn().Err(err).Str("table", table).Dur("retry_in", d).Msg(what + " failed, retrying")
+		e.log.Warn().Err(err).Str("table", table).Dur("retry_in_s", d).Msg(what + " failed, retrying")
 	}
 }
 

@@ -226,6 +226,9 @@ func (e *engine) writeRows(t Table, rows [][]any, nMap int) (points, dirtyRows i
 			}
 			continue
 		}
+		if !p.HasValues() {
+			continue // every measurement NULL: nothing to store (as backfill and cdc)
+		}
 		pts = append(pts, p)
 		rowOf = append(rowOf, i)
 	}

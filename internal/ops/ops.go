@@ -7,6 +7,7 @@ package ops
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
@@ -25,6 +26,7 @@ type Readiness func(now time.Time) (ok bool, why string)
 
 // Server serves /metrics, /healthz and /readyz.
 type Server struct {
+	mux  *http.ServeMux
 	srv  *http.Server
 	ln   net.Listener
 	done chan struct{} // closed when Serve returned
@@ -52,7 +54,7 @@ func Start(addr string, reg *prometheus.Registry, ready Readiness, log zerolog.L
 		}
 		fmt.Fprintln(w, why)
 	})
-	s := &Server{srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, ln: ln, done: make(chan struct{})}
+	s := &Server{mux: mux, srv: &http.Server{Handler: mux, ReadHeaderTimeout: 5 * time.Second}, ln: ln, done: make(chan struct{})}
 	go func() {
 		defer close(s.done)
 		if err := s.srv.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
@@ -61,6 +63,21 @@ func Start(addr string, reg *prometheus.Registry, ready Readiness, log zerolog.L
 	}()
 	log.Info().Str("listen", ln.Addr().String()).Msg("serving /metrics, /healthz, /readyz")
 	return s, nil
+}
+
+// Status serves /status: what fn returns at the time of the request, as
+// indented JSON (the binary's phase, position, lag, per-table counters and
+// last error, for people and scripts).
+func (s *Server) Status(fn func(now time.Time) any) {
+	s.mux.HandleFunc("/status", func(w http.ResponseWriter, _ *http.Request) {
+		b, err := json.MarshalIndent(fn(time.Now()), "", "  ")
+		if err != nil {
+			http.Error(w, err.Error(), http.StatusInternalServerError)
+			return
+		}
+		w.Header().Set("Content-Type", "application/json")
+		_, _ = w.Write(append(b, '\n'))
+	})
 }
 
 // Addr is the address the server listens on (the port chosen for ":0").

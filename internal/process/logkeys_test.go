@@ -13,10 +13,7 @@ import (
 
 // pendingDurKeys are duration keys written before the rule, in code being
 // changed by others at the time; rename them (key_s) and remove them here.
-var pendingDurKeys = map[string]bool{
-	"internal/incremental/engine.go:ahead_of_now": true,
-	"internal/incremental/engine.go:retry_in":     true,
-}
+var pendingDurKeys = map[string]bool{}
 
 // TestDurationKeysSaySeconds: the loggers write durations as seconds
 // (NewLogger), so every .Dur("key", ...) of the module's code has a key

@@ -51,7 +51,7 @@ func DriverConfig(c config.MySQL) (*mysql.Config, error) {
 		mc.TLSConfig = "preferred"
 	case "required":
 		mc.TLSConfig = "skip-verify"
-	case "verify-ca":
+	case "verify-ca", "verify-identity":
 		cfg, err := TLSConfig(c)
 		if err != nil {
 			return nil, err
@@ -90,6 +90,8 @@ func TLSConfig(c config.MySQL) (*tls.Config, error) {
 		// verify-ca checks the chain, not the host name (as MySQL's
 		// ssl-mode=VERIFY_CA does).
 		return &tls.Config{RootCAs: pool, InsecureSkipVerify: true, VerifyConnection: verifyChain(pool)}, nil
+	case "verify-identity":
+		return verifyIdentity(c) // tls.go
 	}
 	return nil, fmt.Errorf("mysql.tls: unknown mode %q", c.TLS)
 }
@@ -153,7 +155,7 @@ func Open(ctx context.Context, c config.MySQL, size int) (*sql.DB, error) {
 				"or the network held it, but no handshake came): check that mysql.host and mysql.port name a MySQL server, and "+
 				"that no firewall, proxy or stopped server holds connections: %w", mc.Addr, c.User, pingTimeout, err)
 		}
-		return nil, fmt.Errorf("connecting to MySQL %s as %s: %w", mc.Addr, c.User, err)
+		return nil, fmt.Errorf("connecting to MySQL %s as %s: %w%s", mc.Addr, c.User, err, tlsHint(c, err))
 	}
 	return db, nil
 }

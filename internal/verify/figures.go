@@ -2,6 +2,7 @@ package verify
 
 import (
 	"encoding/base64"
+	"encoding/binary"
 	"fmt"
 	"hash/crc32"
 	"hash/maphash"
@@ -10,6 +11,8 @@ import (
 	"time"
 
 	"github.com/apache/iotdb-client-go/v2/client"
+
+	"github.com/mysql-iotdb-bridge/bridge/iotdbsink"
 )
 
 // class groups the IoTDB types by how their values compare.
@@ -43,7 +46,9 @@ func numeric(t client.TSDataType) bool {
 // DATE and TIMESTAMP. Strings are left out on purpose: IoTDB orders them
 // by Java's byte comparison, which need not be Go's, and first/last cover
 // them without any ordering.
-func ordered(t client.TSDataType) bool { return numeric(t) || t == client.DATE || t == client.TIMESTAMP }
+func ordered(t client.TSDataType) bool {
+	return numeric(t) || t == client.DATE || t == client.TIMESTAMP
+}
 
 // val is one value in a comparable form: i for cInt and cBool (0/1), f for
 // cFloat, s for cBytes.
@@ -79,7 +84,7 @@ func srcVal(t client.TSDataType, v any) (val, error) {
 			return val{i: int64(x.Year()*10000 + int(x.Month())*100 + x.Day())}, nil
 		}
 	}
-	return val{}, fmt.Errorf("value %T for type %s", v, typeName(t))
+	return val{}, fmt.Errorf("value %T for type %s", v, iotdbsink.TypeName(t))
 }
 
 // iotVal is the form of a value IoTDB answered (iotdbsink.Row) for a
@@ -151,37 +156,11 @@ func render(t client.TSDataType, v val) string {
 	return strconv.FormatInt(v.i, 10)
 }
 
-func typeName(t client.TSDataType) string {
-	switch t {
-	case client.BOOLEAN:
-		return "BOOLEAN"
-	case client.INT32:
-		return "INT32"
-	case client.INT64:
-		return "INT64"
-	case client.FLOAT:
-		return "FLOAT"
-	case client.DOUBLE:
-		return "DOUBLE"
-	case client.TEXT:
-		return "TEXT"
-	case client.TIMESTAMP:
-		return "TIMESTAMP"
-	case client.DATE:
-		return "DATE"
-	case client.BLOB:
-		return "BLOB"
-	case client.STRING:
-		return "STRING"
-	}
-	return fmt.Sprintf("type(%d)", t)
-}
-
 // typeByName is the type IoTDB names in query answers and SHOW TIMESERIES.
 func typeByName(s string) (client.TSDataType, bool) {
 	for _, t := range []client.TSDataType{client.BOOLEAN, client.INT32, client.INT64, client.FLOAT, client.DOUBLE,
 		client.TEXT, client.TIMESTAMP, client.DATE, client.BLOB, client.STRING} {
-		if typeName(t) == s {
+		if iotdbsink.TypeName(t) == s {
 			return t, true
 		}
 	}
@@ -196,10 +175,12 @@ type fig struct {
 	sum, abs   float64 // numeric types: Σ v and Σ |v| (abs bounds the rounding of both sums)
 	min, max   val     // ordered types
 	minT, maxT int64
-	first      val // the value at minT
-	last       val // the value at maxT
-	crc        uint64
-	tsum       int64 // Σ (t % bucket): table model
+	first      val    // the value at minT
+	last       val    // the value at maxT
+	crc        uint64 // Σ crc32(bytes of the value): table model (valueBytes)
+	pair       int64  // Σ (t % pairMod) × (crc32(bytes) % pairMod), or × (b+1) for BOOLEAN: table model
+	trues      int64  // BOOLEAN: values true
+	tsum       int64  // Σ (t % bucket): table model
 	hash       uint64
 	have       figSet
 }
@@ -213,13 +194,45 @@ const (
 	fFirstLast
 	fSum
 	fMinMax
-	fCRC     // Σ crc32(value): table model, TEXT/STRING/BLOB
-	fTimeSum // Σ (t % bucket): table model, every type but BOOLEAN
+	fCRC     // Σ crc32(value bytes): table model, every type but BOOLEAN and DATE
+	fPair    // Σ time × value residues: table model, every type but DATE
+	fTrues   // Σ b: table model, BOOLEAN
+	fTimeSum // Σ (t % bucket): table model, every type
 	fHash    // exact mode
 )
 
-// add folds one point into f (the source side: every figure).
-func (f *fig) add(t int64, v val, typ client.TSDataType, bucket int64) {
+// pairMod is the modulus of the time and value residues whose products
+// the table model's pair figure sums: each product is below 2^32, so the
+// DOUBLE sum IoTDB computes is exact for up to 2^21 points per bucket.
+const pairMod = 65521
+
+// valueBytes is what IoTDB's crc32 reads of a value in verify's table
+// queries (docs/iotdb.md §10.5): the big-endian bytes of an INT32, INT64
+// or TIMESTAMP (to_big_endian_32/64), of a FLOAT's or DOUBLE's IEEE 754
+// bits (to_ieee754_32/64), or the bytes of TEXT, STRING and BLOB. ok is
+// false for BOOLEAN and DATE, which have no such encoding here.
+func valueBytes(typ client.TSDataType, v val, buf []byte) ([]byte, bool) {
+	switch typ {
+	case client.INT32:
+		return binary.BigEndian.AppendUint32(buf, uint32(int32(v.i))), true
+	case client.INT64, client.TIMESTAMP:
+		return binary.BigEndian.AppendUint64(buf, uint64(v.i)), true
+	case client.FLOAT:
+		return binary.BigEndian.AppendUint32(buf, math.Float32bits(float32(v.f))), true
+	case client.DOUBLE:
+		return binary.BigEndian.AppendUint64(buf, math.Float64bits(v.f)), true
+	case client.TEXT, client.STRING, client.BLOB:
+		return append(buf, v.s...), true
+	}
+	return nil, false
+}
+
+// crcable reports the types with valueBytes.
+func crcable(t client.TSDataType) bool { return t != client.BOOLEAN && t != client.DATE }
+
+// add folds one point into f (the source side: every figure). buf is
+// scratch memory for the value's bytes; add returns it, maybe grown.
+func (f *fig) add(t int64, v val, typ client.TSDataType, bucket int64, buf []byte) []byte {
 	c := classOf(typ)
 	if f.n == 0 {
 		f.minT, f.maxT, f.first, f.last, f.min, f.max = t, t, v, v, v, v
@@ -243,11 +256,19 @@ func (f *fig) add(t int64, v val, typ client.TSDataType, bucket int64) {
 		f.sum += x
 		f.abs += math.Abs(x)
 	}
-	if c == cBytes {
-		f.crc += uint64(crc32.ChecksumIEEE([]byte(v.s)))
+	tm := t % pairMod
+	if b, ok := valueBytes(typ, v, buf[:0]); ok {
+		buf = b
+		h := crc32.ChecksumIEEE(b)
+		f.crc += uint64(h)
+		f.pair += tm * int64(h%pairMod)
+	} else if typ == client.BOOLEAN {
+		f.trues += v.i
+		f.pair += tm * (v.i + 1)
 	}
 	f.tsum += t % bucket
 	f.hash += pointHash(t, v, c)
+	return buf
 }
 
 // cell is one device in one bucket: a fig per measurement of the mapping
@@ -294,17 +315,25 @@ func diffFigs(s, i *fig, typ client.TSDataType, bucket int64) string {
 	if have&fMinMax != 0 && ordered(typ) && (!s.min.equal(i.min, c) || !s.max.equal(i.max, c)) {
 		out = append(out, "min/max")
 	}
-	if have&fCRC != 0 && c == cBytes {
-		// IoTDB sums the crc32s in DOUBLE: exact while the bucket holds
-		// fewer than 2^21 values, else compared as a sum of n values.
-		src := float64(s.crc)
+	// IoTDB sums these in DOUBLE: exact while the bucket holds fewer than
+	// 2^21 values, else compared as sums of n values.
+	exactSum := func(a, b int64, name string) {
 		if exactInDouble(s.n, 1<<32) {
-			if src != float64(i.crc) {
-				out = append(out, "crc32 sum")
+			if a != b {
+				out = append(out, name)
 			}
-		} else if !sumClose(src, float64(i.crc), s.n, src) {
-			out = append(out, "crc32 sum")
+		} else if !sumClose(float64(a), float64(b), s.n, math.Abs(float64(a))) {
+			out = append(out, name)
 		}
+	}
+	if have&fCRC != 0 && crcable(typ) {
+		exactSum(int64(s.crc), int64(i.crc), "crc32 sum")
+	}
+	if have&fPair != 0 && typ != client.DATE {
+		exactSum(s.pair, i.pair, "sum of time × value residues")
+	}
+	if have&fTrues != 0 && typ == client.BOOLEAN && s.trues != i.trues {
+		out = append(out, "true values")
 	}
 	if have&fTimeSum != 0 {
 		// IoTDB sums in DOUBLE: exact below 2^53.

@@ -15,7 +15,7 @@ import (
 // nodes are split (dots outside backquotes), unquoted, and quoted again
 // with mapping.QuoteNode, the rule every write uses (docs/iotdb.md §4).
 
-// splitNodes splits a tree path into its nodes, each unquoted (`a``b` is
+// splitNodes splits a tree path into its nodes, each unquoted (`a“b` is
 // a`b). It fails on an unclosed backquote or an empty node.
 func splitNodes(path string) ([]string, error) {
 	var nodes []string

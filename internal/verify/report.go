@@ -58,18 +58,18 @@ type TableReport struct {
 	DirtyRows int64 `json:"dirty_rows"`
 	// Collisions counts source rows mapping to a (device, time) another row
 	// maps to (the scan's count); IoTDB holds one of them.
-	Collisions       int64            `json:"collisions"`
-	Devices          int64            `json:"devices"`
-	Buckets          int64            `json:"buckets"`
-	SourcePoints     int64            `json:"source_points"`
-	IoTDBPoints      int64            `json:"iotdb_points"`
-	DifferingBuckets int64            `json:"differing_buckets"`
-	UndrilledBuckets int64            `json:"undrilled_buckets"` // differing, beyond the drill-down budget: not listed point by point
+	Collisions       int64 `json:"collisions"`
+	Devices          int64 `json:"devices"`
+	Buckets          int64 `json:"buckets"`
+	SourcePoints     int64 `json:"source_points"`
+	IoTDBPoints      int64 `json:"iotdb_points"`
+	DifferingBuckets int64 `json:"differing_buckets"`
+	UndrilledBuckets int64 `json:"undrilled_buckets"` // differing, beyond the drill-down budget: not listed point by point
 	// UnexplainedBuckets differ by their figures while their points,
 	// read one by one, compare equal: IoTDB changed between the reads, or
 	// holds a device verify cannot select point by point (a NULL tag).
-	UnexplainedBuckets int64 `json:"unexplained_buckets"`
-	Differences      map[string]int64 `json:"differences"`       // by kind: missing, extra, value, type
+	UnexplainedBuckets int64            `json:"unexplained_buckets"`
+	Differences        map[string]int64 `json:"differences"` // by kind: missing, extra, value, type
 	// ExtrasAreDifferences is true under on_delete: delete; otherwise
 	// extras are listed but expected (deleted or moved rows stay).
 	ExtrasAreDifferences bool `json:"extras_are_differences"`
@@ -95,8 +95,8 @@ type Diff struct {
 type RepairReport struct {
 	Buckets int64    `json:"buckets"` // differing buckets rewritten from the source
 	Written int64    `json:"points_written"`
-	Deleted int64    `json:"points_deleted"` // extras deleted (on_delete: delete)
-	Kept    int64    `json:"extras_kept"`    // extras left in place (on_delete: ignore)
+	Deleted int64    `json:"points_deleted"`    // extras deleted (on_delete: delete)
+	Kept    int64    `json:"extras_kept"`       // extras left in place (on_delete: ignore)
 	Refused []string `json:"refused,omitempty"` // writes IoTDB refused
 	// Unrepairable lists the type differences: IoTDB refuses every write
 	// to such a series, so the repair does not try.
@@ -201,13 +201,13 @@ func (r *Report) fill(v *verifier, res *result, sum backfill.Summary) {
 		r.Differences = []Diff{}
 	}
 	if !v.opts.Exact {
-		r.Notes = append(r.Notes, "coarse mode compares aggregates: "+coarseBlindSpot(v.tables)+"; --exact compares every (time, value)")
+		r.Notes = append(r.Notes, "coarse mode compares aggregates: "+coarseBlindSpot(v.tables, v.noHash)+"; --exact compares every (time, value)")
 	}
 }
 
 // coarseBlindSpot says what the coarse figures cannot see, for the
 // models being compared.
-func coarseBlindSpot(ts []*tableInfo) string {
+func coarseBlindSpot(ts []*tableInfo, noHash bool) string {
 	tree, table := false, false
 	for _, t := range ts {
 		if t.model == "tree" {
@@ -218,10 +218,12 @@ func coarseBlindSpot(ts []*tableInfo) string {
 	}
 	var s []string
 	if tree {
-		s = append(s, "tree model: a point moved in time inside its bucket, or a text or boolean value changed, unless it is the bucket's first or last point")
+		s = append(s, "tree model: a point moved in time inside its bucket, a text or boolean value changed, or values swapped between times, unless at the bucket's first or last point")
 	}
-	if table {
-		s = append(s, "table model: a boolean value changed inside a bucket, or values swapped between two times")
+	if table && noHash {
+		s = append(s, "table model (this IoTDB has no crc32, before 2.0.10): a text value changed, values swapped between times, a text point moved in time")
+	} else if table {
+		s = append(s, "table model: a DATE value changed or moved inside its bucket unless at its first or last point (and, once in 65521 chances, a change that leaves the crc32 residues equal)")
 	}
 	return strings.Join(s, "; ")
 }
@@ -248,10 +250,16 @@ func (v *verifier) bucketText() string {
 	return FormatBucket(time.Duration(v.win.bucket * v.unitNs()))
 }
 
-// FormatBucket renders a bucket width: whole days as "Nd", else Go's form.
+// FormatBucket renders a bucket width in its largest whole unit (1d, 6h,
+// 90m, 500ms), else Go's form.
 func FormatBucket(d time.Duration) string {
-	if d >= 24*time.Hour && d%(24*time.Hour) == 0 {
-		return fmt.Sprintf("%dd", d/(24*time.Hour))
+	for _, u := range []struct {
+		d    time.Duration
+		name string
+	}{{24 * time.Hour, "d"}, {time.Hour, "h"}, {time.Minute, "m"}, {time.Second, "s"}, {time.Millisecond, "ms"}, {time.Microsecond, "us"}} {
+		if d >= u.d && d%u.d == 0 {
+			return fmt.Sprintf("%d%s", d/u.d, u.name)
+		}
 	}
 	return d.String()
 }
@@ -285,8 +293,8 @@ func (r *Report) writeText(w io.Writer, title string) {
 		title = "verify"
 	}
 	fmt.Fprintf(w, "%s (%s mode): window [%s, %s), %s; buckets of %s; timestamps in %s\n", title, r.Mode, from, until, bound, win.Bucket, win.Precision)
-	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "table\tmodel\trows read\tdevices\tbuckets\tsource points\tiotdb points\tdiffering buckets\tmissing\textra\tvalue\ttype\tresult\t")
+	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
+	fmt.Fprintln(tw, "table\tmodel\trows read\tdevices\tbuckets\tsource points\tiotdb points\tdiffering buckets\tmissing\textra\tvalue\ttype\tresult")
 	for _, t := range r.Tables {
 		res := "equal"
 		if !t.Equal {
@@ -296,7 +304,7 @@ func (r *Report) writeText(w io.Writer, title string) {
 		if !t.ExtrasAreDifferences && t.Differences[KindExtra] > 0 {
 			extra += " (kept)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%d\t%d\t%s\t\n", t.Table, t.Model, t.RowsRead, t.Devices, t.Buckets,
+		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%d\t%d\t%s\n", t.Table, t.Model, t.RowsRead, t.Devices, t.Buckets,
 			t.SourcePoints, t.IoTDBPoints, t.DifferingBuckets, t.Differences[KindMissing], extra, t.Differences[KindValue], t.Differences[KindType], res)
 	}
 	tw.Flush()

@@ -42,7 +42,9 @@ func newCells() *cells {
 	return c
 }
 
-func (c *cells) shard(dev string) int { return int(maphash.String(c.seed, dev) % uint64(len(c.shards))) }
+func (c *cells) shard(dev string) int {
+	return int(maphash.String(c.seed, dev) % uint64(len(c.shards)))
+}
 
 // get returns the cell of k, creating it with n figures.
 func (c *cells) get(k key, n int) *cell {
@@ -106,6 +108,8 @@ func (f *fold) Write(_ context.Context, pts []mapping.Point) (iotdbsink.Result, 
 		lastTI  *tableInfo
 		last    *cell
 		lock    *sync.Mutex
+		buf     [64]byte
+		scratch = buf[:0]
 	)
 	defer func() {
 		if lock != nil {
@@ -147,7 +151,7 @@ func (f *fold) Write(_ context.Context, pts []mapping.Point) (iotdbsink.Result, 
 				f.bad(fmt.Errorf("table %s measurement %s: %w", ti.name, ti.names[fi], err))
 				continue
 			}
-			last.figs[fi].add(p.Time, sv, ti.types[fi], f.win.bucket)
+			scratch = last.figs[fi].add(p.Time, sv, ti.types[fi], f.win.bucket, scratch)
 		}
 	}
 	return iotdbsink.Result{Points: len(pts)}, nil

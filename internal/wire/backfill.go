@@ -83,7 +83,7 @@ func RunBackfill(ctx context.Context, a BackfillArgs, stdout, stderr io.Writer) 
 func copyTables(ctx context.Context, w *Wiring, a BackfillArgs, shard backfill.Shard, stdout, stderr io.Writer) (int, error) {
 	cfg, log := w.cfg, w.log
 	if _, _, err := w.OpenSource(ctx); err != nil {
-		return ExitFailed, err
+		return setupFailed(ctx, err)
 	}
 	// A dry run opens one IoTDB session that writes nothing, to say whether
 	// the run could write; it compiles for the precision it learns there.
@@ -91,11 +91,11 @@ func copyTables(ctx context.Context, w *Wiring, a BackfillArgs, shard backfill.S
 	if a.DryRun {
 		probe = w.probeSink(ctx)
 	} else if err := w.openSink(ctx, nil); err != nil {
-		return ExitFailed, err
+		return setupFailed(ctx, err)
 	}
 	mappers, err := w.CompileAll(ctx)
 	if err != nil {
-		return ExitFailed, err
+		return setupFailed(ctx, err)
 	}
 	var tables []backfill.Table
 	for _, t := range cfg.MySQL.Tables {
@@ -193,7 +193,7 @@ func selectTables(cfg *config.Config, list string) error {
 		for n := range want {
 			missing = append(missing, n)
 		}
-		return fmt.Errorf("not in mysql.tables of %s: %s", cfg.Path, strings.Join(missing, ", "))
+		return fmt.Errorf("no mapping in %s for: %s", cfg.Path, strings.Join(missing, ", "))
 	}
 	var mappings []config.Mapping
 	for _, m := range cfg.IoTDB.Mappings {

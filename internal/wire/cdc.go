@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
 	"strings"
@@ -141,4 +142,41 @@ func errorLine(err error) string {
 		msg = "cdc: " + msg
 	}
 	return msg
+}
+
+// Status is cdc --status: it asks the running cdc of the configuration at
+// path for /status (on metrics.listen; an address of every interface is
+// asked on loopback) and prints the answer. 0 when it answered, 1 when no
+// cdc answered, 2 for a configuration without a metrics address.
+func Status(path string, stdout, stderr io.Writer) int {
+	cfg, code := loadConfigFlags(path, "", "", stderr, "cdc: ")
+	if cfg == nil {
+		return code
+	}
+	if cfg.Metrics.Listen == "" {
+		fmt.Fprintln(stderr, "cdc: --status: metrics.listen is empty in", path, "(the status is served there)")
+		return ExitUsage
+	}
+	host, port, err := net.SplitHostPort(cfg.Metrics.Listen)
+	if err != nil {
+		fmt.Fprintf(stderr, "cdc: --status: metrics.listen %q: %v\n", cfg.Metrics.Listen, err)
+		return ExitUsage
+	}
+	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
+		host = "127.0.0.1"
+	}
+	url := "http://" + net.JoinHostPort(host, port) + "/status"
+	c := &http.Client{Timeout: 5 * time.Second}
+	resp, err := c.Get(url)
+	if err != nil {
+		fmt.Fprintf(stderr, "cdc: --status: no cdc answered at %s: %v\n", url, err)
+		return ExitFailed
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		fmt.Fprintf(stderr, "cdc: --status: %s answered %s\n", url, resp.Status)
+		return ExitFailed
+	}
+	_, _ = io.Copy(stdout, io.LimitReader(resp.Body, 4<<20))
+	return ExitOK
 }

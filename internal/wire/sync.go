@@ -23,7 +23,8 @@ import (
 type SyncArgs struct {
 	Config    string // configuration file
 	Tables    string // comma-separated subset of the mapped tables ("" = all)
-	LogFormat string // json | console | "" (the config's)
+	LogLevel  string // --log-level ("" = the config's)
+	LogFormat string // json | console | auto | "" (the config's)
 	DryRun    bool   // say what the next run would read; write nothing
 	Restart   bool   // incremental: forget the tables' marks (copy again); windows and --full: ignore a saved copy state
 	Sample    int    // with DryRun: points shown per table
@@ -65,7 +66,7 @@ type syncJob struct {
 // 2 before any connection), lock the state, then one run, or runs on the
 // schedule until ctx ends. It returns the exit code.
 func RunSync(ctx context.Context, a SyncArgs, stdout, stderr io.Writer) int {
-	cfg, code := loadConfig(a.Config, a.LogFormat, stderr, "sync: ")
+	cfg, code := loadConfigFlags(a.Config, a.LogLevel, a.LogFormat, stderr, "sync: ")
 	if cfg == nil {
 		return code
 	}
@@ -110,6 +111,12 @@ func RunSync(ctx context.Context, a SyncArgs, stdout, stderr io.Writer) int {
 			return ExitOK
 		case errors.Is(err, incremental.ErrInterrupted) || errors.Is(err, backfill.ErrInterrupted):
 			fmt.Fprintln(stderr, "sync: interrupted, resume by running again")
+			return ExitInterrupted
+		case ctx.Err() != nil:
+			// SIGTERM while connecting or planning: the signal is why it
+			// failed, nothing was copied; the same code as mid-run, so a
+			// CronJob's podFailurePolicy treats both alike.
+			fmt.Fprintf(stderr, "sync: interrupted before the run began (%v); run again\n", err)
 			return ExitInterrupted
 		default:
 			fmt.Fprintln(stderr, "sync failed:", err)
@@ -354,7 +361,7 @@ func (j *syncJob) copyRun(ctx context.Context, w *Wiring, mappers map[string]*ma
 	opts := w.backfillOptions(tables)
 	opts.Backfill.State, opts.StateTag, opts.Restart = j.state, tag, j.a.Restart
 	opts.StartOver = "run it again with --restart"
-	opts.Progress = &backfill.LogProgress{Log: j.log.With().Str("component", "sync").Logger()}
+	opts.Progress = &backfill.LogProgress{Name: "sync", Log: j.log.With().Str("component", "sync").Logger()}
 	j.log.Info().Str("component", "sync").Str("mode", j.mode).Str("window", win.String()).Str("copy_state", j.state).Msg("copying")
 	sum, err := backfill.Run(ctx, opts)
 	if j.sched == nil {
@@ -383,7 +390,7 @@ func (w *Wiring) copier(startOver string) incremental.CopyFunc {
 		opts := w.backfillOptions(tables)
 		opts.Backfill.State, opts.StateTag = statePath, tag
 		opts.StartOver = startOver
-		opts.Progress = &backfill.LogProgress{Log: w.log.With().Str("component", "sync").Logger()}
+		opts.Progress = &backfill.LogProgress{Name: "sync", Log: w.log.With().Str("component", "sync").Logger()}
 		return backfill.Run(ctx, opts)
 	}
 }

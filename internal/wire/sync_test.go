@@ -367,3 +367,16 @@ func TestIntegrationSyncSequenceCursor(t *testing.T) {
 	}
 	f.assertSame("sequence cursor", f.expected(""))
 }
+
+// A signal that arrives before the run began (while connecting) is an
+// interruption (3), as it is mid-run: a CronJob's podFailurePolicy sees
+// one code for both, and nothing was copied.
+func TestIntegrationSyncInterruptedWhileConnecting(t *testing.T) {
+	f := newSyncFix(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	r := f.runCtx(ctx, SyncArgs{})
+	if r.code != ExitInterrupted || !strings.Contains(r.stderr, "interrupted") {
+		t.Fatalf("sync with the signal before the run: exit %d, want %d; stderr:\n%s", r.code, ExitInterrupted, tail(r.stderr, 10))
+	}
+}

@@ -43,6 +43,10 @@ type VerifyArgs struct {
 	LogFormat      string // auto | json | console | "" (the config's)
 	// Now is the clock for --until now-<duration> (tests); zero: time.Now.
 	Now func() time.Time
+
+	// wrapTarget, in this package's tests, stands between verify and the
+	// sink (an IoTDB that refuses a function, say).
+	wrapTarget func(verify.Target) verify.Target
 }
 
 // RunVerify is cmd/verify: load and check the configuration and flags
@@ -158,8 +162,12 @@ func verifyTables(ctx context.Context, w *Wiring, a VerifyArgs, bucket time.Dura
 	if fd, ok := stderr.(interface{ Fd() uintptr }); ok && term.IsTerminal(int(fd.Fd())) {
 		terminal = true
 	}
+	var target verify.Target = w.sink
+	if a.wrapTarget != nil {
+		target = a.wrapTarget(target)
+	}
 	opts := verify.Options{
-		Tables: tables, Scanner: sc, Target: w.sink,
+		Tables: tables, Scanner: sc, Target: target,
 		Precision: prec, Bucket: int64(bucket / unit), Until: untilUnits,
 		Exact: a.Exact, Repair: a.Repair, Show: a.Show, MaxDrillPoints: a.MaxDrillPoints,
 		Log: w.log,
@@ -244,6 +252,9 @@ func ParseUntil(s string, now time.Time) (time.Time, error) {
 		return now, nil
 	}
 	if rest, ok := strings.CutPrefix(s, "now-"); ok {
+		if rest == "" {
+			return time.Time{}, errors.New("now-<duration>: the duration is missing (now-10m)")
+		}
 		d, err := ParseBucket(rest)
 		if err != nil {
 			return time.Time{}, fmt.Errorf("now-<duration>: %v", err)
