@@ -140,35 +140,15 @@ func putValue(data seriesStore, dt TSDataType, t int64, v any) error {
 	bad := func() error { return fmt.Errorf("iotdbtest: a %T value for a %s series", v, typeName(dt)) }
 	switch d := data.(type) {
 	case *pointsOf[bool]:
-		x, ok := v.(bool)
-		if !ok {
-			return bad()
-		}
-		d.put(t, x)
+		return putAs(d, t, v, bad)
 	case *pointsOf[int32]:
-		x, ok := v.(int32)
-		if !ok {
-			return bad()
-		}
-		d.put(t, x)
+		return putAs(d, t, v, bad)
 	case *pointsOf[int64]:
-		x, ok := v.(int64)
-		if !ok {
-			return bad()
-		}
-		d.put(t, x)
+		return putAs(d, t, v, bad)
 	case *pointsOf[float32]:
-		x, ok := v.(float32)
-		if !ok {
-			return bad()
-		}
-		d.put(t, x)
+		return putAs(d, t, v, bad)
 	case *pointsOf[float64]:
-		x, ok := v.(float64)
-		if !ok {
-			return bad()
-		}
-		d.put(t, x)
+		return putAs(d, t, v, bad)
 	case *pointsOf[[]byte]:
 		switch x := v.(type) {
 		case string:
@@ -181,6 +161,16 @@ func putValue(data seriesStore, dt TSDataType, t int64, v any) error {
 	default:
 		return bad()
 	}
+	return nil
+}
+
+// putAs stores v at t when it has the series' Go type T.
+func putAs[T any](d *pointsOf[T], t int64, v any, bad func() error) error {
+	x, ok := v.(T)
+	if !ok {
+		return bad()
+	}
+	d.put(t, x)
 	return nil
 }
 

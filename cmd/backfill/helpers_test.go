@@ -14,7 +14,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -34,23 +33,8 @@ import (
 // runTimeout bounds one in-process run: generous for a loaded 2-core machine.
 const runTimeout = 3 * time.Minute
 
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of the logger.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
+// syncBuffer collects a run's output while its logger writes.
+type syncBuffer = testenv.Buffer
 
 // harness is one MariaDB, one iotdbtest server and a scratch directory.
 type harness struct {
