@@ -161,25 +161,7 @@ func (w *world) countSpec(ctx context.Context, m mappingSpec) (int64, error) {
 		return 0, err
 	}
 	defer ds.Close()
-	var total int64
-	for {
-		ok, err := ds.Next()
-		if err != nil {
-			return total, err
-		}
-		if !ok {
-			return total, nil
-		}
-		for _, c := range ds.GetColumnNames() {
-			v, err := ds.GetObject(c)
-			if err != nil {
-				return total, fmt.Errorf("column %s: %w", c, err)
-			}
-			if n, ok := v.(int64); ok {
-				total += n
-			}
-		}
-	}
+	return sumCounts(ds)
 }
 
 // devResult is one case of the suite.
@@ -310,31 +292,10 @@ func (w *world) runBackfillSpec(ctx context.Context, name string, n int64, spec 
 }
 
 func (w *world) backfillCommandSpec(ctx context.Context, name string, spec mappingSpec) (*exec.Cmd, error) {
-	bin, err := w.build(ctx, "backfill")
+	cmd, err := w.childCommand(ctx, "backfill", name, spec)
 	if err != nil {
 		return nil, err
 	}
-	dir := filepath.Join(w.tmp, name)
-	if err := os.RemoveAll(dir); err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	o := w.opts
-	cfg := backfillConfig(bfParams{
-		host: w.db.Host, port: w.db.Port,
-		user: w.db.BridgeUser, password: w.db.BridgePassword, dbName: w.db.Database,
-		iotdb: w.iotAddr, dir: dir,
-		readers: o.readers, writers: o.writers, partitions: o.partitions,
-		pageRows: o.pageRows, batchRows: o.batchRows, spec: spec,
-	})
-	path := filepath.Join(dir, "bench.yaml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		return nil, err
-	}
-	cmd := exec.CommandContext(ctx, bin, "--config", path)
-	cmd.Dir = dir
 	cmd.Env = profileEnv(name)
 	return cmd, nil
 }

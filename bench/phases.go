@@ -217,30 +217,44 @@ func checkIoTDB(pattern string) func(context.Context, *world, int64, []byte) (in
 // backfillCommand writes a config for this table and iotdbtest, with a
 // fresh state file, and returns the backfill child.
 func backfillCommand(ctx context.Context, w *world, n int64) (*exec.Cmd, error) {
-	bin, err := w.build(ctx, "backfill")
+	return w.childCommand(ctx, "backfill", fmt.Sprintf("backfill-%d", n), mappingSpec{})
+}
+
+// params are the configuration parameters of this world's servers and
+// options, with state files in dir.
+func (w *world) params(dir string) bfParams {
+	o := w.opts
+	return bfParams{
+		host: w.db.Host, port: w.db.Port,
+		user: w.db.BridgeUser, password: w.db.BridgePassword, dbName: w.db.Database,
+		iotdb: w.iotAddr, dir: dir,
+		readers: o.readers, writers: o.writers, partitions: o.partitions,
+		pageRows: o.pageRows, batchRows: o.batchRows,
+	}
+}
+
+// childCommand builds binary bin, writes a configuration of this world
+// (mapping spec, state in a fresh folder name under the bench's temp dir)
+// and returns the command running bin on it with args.
+func (w *world) childCommand(ctx context.Context, bin, name string, spec mappingSpec, args ...string) (*exec.Cmd, error) {
+	path, err := w.build(ctx, bin)
 	if err != nil {
 		return nil, err
 	}
-	dir := filepath.Join(w.tmp, fmt.Sprintf("backfill-%d", n))
+	dir := filepath.Join(w.tmp, name)
 	if err := os.RemoveAll(dir); err != nil {
 		return nil, err
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
-	o := w.opts
-	cfg := backfillConfig(bfParams{
-		host: w.db.Host, port: w.db.Port,
-		user: w.db.BridgeUser, password: w.db.BridgePassword, dbName: w.db.Database,
-		iotdb: w.iotAddr, dir: dir,
-		readers: o.readers, writers: o.writers, partitions: o.partitions,
-		pageRows: o.pageRows, batchRows: o.batchRows,
-	})
-	path := filepath.Join(dir, "bench.yaml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
+	bp := w.params(dir)
+	bp.spec = spec
+	cfg := filepath.Join(dir, "bench.yaml")
+	if err := os.WriteFile(cfg, []byte(backfillConfig(bp)), 0o600); err != nil {
 		return nil, err
 	}
-	cmd := exec.CommandContext(ctx, bin, "--config", path)
+	cmd := exec.CommandContext(ctx, path, append([]string{"--config", cfg}, args...)...)
 	cmd.Dir = dir
 	return cmd, nil
 }

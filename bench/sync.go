@@ -93,13 +93,7 @@ func (w *world) ensureSyncTable(ctx context.Context) error {
 // syncConfig is the YAML of the suite's cmd/sync runs.
 func (w *world) syncConfig(dir string) string {
 	o := w.opts
-	cfg := backfillConfig(bfParams{
-		host: w.db.Host, port: w.db.Port,
-		user: w.db.BridgeUser, password: w.db.BridgePassword, dbName: w.db.Database,
-		iotdb: w.iotAddr, dir: dir,
-		readers: o.readers, writers: o.writers, partitions: o.partitions,
-		pageRows: o.pageRows, batchRows: o.batchRows,
-	})
+	cfg := backfillConfig(w.params(dir))
 	cfg = strings.ReplaceAll(cfg, tableName, syncTable)
 	cfg = strings.Replace(cfg, "      partition:", fmt.Sprintf("      cursor: {columns: [upd], lookback: %s}\n      partition:", o.syncLookback), 1)
 	cfg = strings.Replace(cfg, "root.bench.", "root.sync.", 1)

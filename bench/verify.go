@@ -6,9 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"os"
 	"os/exec"
-	"path/filepath"
 )
 
 // The verify phase: ./cmd/verify over the table backfill just wrote, on
@@ -20,32 +18,7 @@ func verifyCommand(ctx context.Context, w *world, n int64) (*exec.Cmd, error) {
 	if w.iot == nil {
 		return nil, errors.New("verify compares what the backfill phase wrote: run it with backfill (--only backfill,verify)")
 	}
-	bin, err := w.build(ctx, "verify")
-	if err != nil {
-		return nil, err
-	}
-	dir := filepath.Join(w.tmp, fmt.Sprintf("verify-%d", n))
-	if err := os.RemoveAll(dir); err != nil {
-		return nil, err
-	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		return nil, err
-	}
-	o := w.opts
-	cfg := backfillConfig(bfParams{
-		host: w.db.Host, port: w.db.Port,
-		user: w.db.BridgeUser, password: w.db.BridgePassword, dbName: w.db.Database,
-		iotdb: w.iotAddr, dir: dir,
-		readers: o.readers, writers: o.writers, partitions: o.partitions,
-		pageRows: o.pageRows, batchRows: o.batchRows,
-	})
-	path := filepath.Join(dir, "bench.yaml")
-	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-		return nil, err
-	}
-	cmd := exec.CommandContext(ctx, bin, "--config", path, "--json")
-	cmd.Dir = dir
-	return cmd, nil
+	return w.childCommand(ctx, "verify", fmt.Sprintf("verify-%d", n), mappingSpec{}, "--json")
 }
 
 // checkVerify reads verify's JSON report: equal, every row read, every

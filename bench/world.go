@@ -305,6 +305,12 @@ func (w *world) countPoints(ctx context.Context, pattern string) (int64, error) 
 		return 0, err
 	}
 	defer ds.Close()
+	return sumCounts(ds)
+}
+
+// sumCounts adds up every count column of a query answer (tree model:
+// one row per device; table model: one row), skipping Time and Device.
+func sumCounts(ds *client.SessionDataSet) (int64, error) {
 	var total int64
 	for {
 		ok, err := ds.Next()

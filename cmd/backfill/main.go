@@ -12,8 +12,6 @@ import (
 	"context"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/mysql-iotdb-bridge/bridge/internal/cli"
 	"github.com/mysql-iotdb-bridge/bridge/internal/process"
@@ -67,7 +65,6 @@ nothing, to say whether the run could write.`,
 }
 
 func main() {
-	process.TuneGC(192 << 20)
 	var f flags
 	c := cli.New(spec)
 	fs := c.Flags()
@@ -80,12 +77,7 @@ func main() {
 		os.Exit(code)
 	}
 	f.config, f.logLevel, f.logFormat = c.Config(), c.LogLevel(), c.LogFormat()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	stopProfile := process.StartProfile()
-	code := run(ctx, f, os.Stdout, os.Stderr)
-	stopProfile()
-	os.Exit(code)
+	process.Main(192<<20, func(ctx context.Context) int { return run(ctx, f, os.Stdout, os.Stderr) })
 }
 
 func run(ctx context.Context, f flags, stdout, stderr io.Writer) int {

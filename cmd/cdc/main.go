@@ -19,8 +19,6 @@ import (
 	"context"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/mysql-iotdb-bridge/bridge/internal/cli"
 	"github.com/mysql-iotdb-bridge/bridge/internal/process"
@@ -94,13 +92,7 @@ func main() {
 	if f.status {
 		os.Exit(wire.Status(f.config, os.Stdout, os.Stderr))
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	process.TuneGC(128 << 20)
-	stopProfile := process.StartProfile()
-	code := run(ctx, f, os.Stdout, os.Stderr)
-	stopProfile()
-	os.Exit(code)
+	process.Main(128<<20, func(ctx context.Context) int { return run(ctx, f, os.Stdout, os.Stderr) })
 }
 
 func run(ctx context.Context, f flags, stdout, stderr io.Writer) int {

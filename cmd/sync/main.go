@@ -26,8 +26,6 @@ package main
 import (
 	"context"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/mysql-iotdb-bridge/bridge/internal/cli"
 	"github.com/mysql-iotdb-bridge/bridge/internal/process"
@@ -96,11 +94,5 @@ func main() {
 	if healthcheck != "" {
 		os.Exit(wire.Healthcheck(healthcheck, os.Stderr))
 	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	process.TuneGC(128 << 20)
-	stopProfile := process.StartProfile()
-	code := wire.RunSync(ctx, a, os.Stdout, os.Stderr)
-	stopProfile()
-	os.Exit(code)
+	process.Main(128<<20, func(ctx context.Context) int { return wire.RunSync(ctx, a, os.Stdout, os.Stderr) })
 }

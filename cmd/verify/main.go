@@ -12,8 +12,6 @@ import (
 	"context"
 	"io"
 	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/mysql-iotdb-bridge/bridge/internal/cli"
 	"github.com/mysql-iotdb-bridge/bridge/internal/process"
@@ -72,12 +70,7 @@ func main() {
 		os.Exit(code)
 	}
 	a.Config, a.LogLevel, a.LogFormat = c.Config(), c.LogLevel(), c.LogFormat()
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	stopProfile := process.StartProfile()
-	code := run(ctx, a, os.Stdout, os.Stderr)
-	stopProfile()
-	os.Exit(code)
+	process.Main(0, func(ctx context.Context) int { return run(ctx, a, os.Stdout, os.Stderr) })
 }
 
 func run(ctx context.Context, a wire.VerifyArgs, stdout, stderr io.Writer) int {

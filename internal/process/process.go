@@ -3,11 +3,14 @@
 package process
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"os"
+	"os/signal"
 	"runtime/debug"
 	"runtime/pprof"
+	"syscall"
 	"time"
 
 	"github.com/rs/zerolog"
@@ -83,4 +86,20 @@ func NewLogger(cfg config.Log, format string, w io.Writer) zerolog.Logger {
 func IsTerminal(w io.Writer) bool {
 	f, ok := w.(interface{ Fd() uintptr })
 	return ok && term.IsTerminal(int(f.Fd()))
+}
+
+// Main runs a bridge binary's work and exits with its code: run gets a
+// context that SIGINT/SIGTERM cancel (a graceful stop), with the GC tuned
+// to gcLimit bytes (0 leaves it alone) and the CPU profile of
+// BRIDGE_CPUPROFILE written when run returns.
+func Main(gcLimit int64, run func(ctx context.Context) int) {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	if gcLimit > 0 {
+		TuneGC(gcLimit)
+	}
+	stopProfile := StartProfile()
+	code := run(ctx)
+	stopProfile()
+	stop()
+	os.Exit(code)
 }
