@@ -193,11 +193,11 @@ func TestBinlogPos(t *testing.T) {
 }
 
 func TestParseRowsMetric(t *testing.T) {
-	text := `# TYPE bridge_cdc_rows_total counter
-bridge_cdc_rows_total{outcome="insert_written",table="cdc_readings"} 1.5e+06
-bridge_cdc_rows_total{outcome="dirty",table="cdc_readings"} 2
-bridge_cdc_rows_total{outcome="update_written",table="cdc_readings"} 7
-bridge_cdc_rows_decoded_total{action="insert",table="cdc_readings"} 9
+	text := `# TYPE mysql_iotdb_bridge_cdc_rows_total counter
+mysql_iotdb_bridge_cdc_rows_total{outcome="insert_written",table="cdc_readings"} 1.5e+06
+mysql_iotdb_bridge_cdc_rows_total{outcome="dirty",table="cdc_readings"} 2
+mysql_iotdb_bridge_cdc_rows_total{outcome="update_written",table="cdc_readings"} 7
+mysql_iotdb_bridge_cdc_snapshot_rows_total{table="cdc_readings"} 9
 `
 	w, d := parseRowsMetric(strings.NewReader(text))
 	if w != 1.5e6 || d != 2 {

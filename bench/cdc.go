@@ -367,7 +367,7 @@ func cdcConfig(p cdcParams) string {
 }
 
 // runCDCRange runs cmd/cdc from rng.from into a fresh iotdbtest process
-// until every row of rng is acknowledged (bridge_cdc_rows_total), then
+// until every row of rng is acknowledged (mysql_iotdb_bridge_cdc_rows_total), then
 // SIGTERMs it. It checks the points in iotdbtest and the saved checkpoint
 // (rng.to) and, sampling the checkpoint file while cdc runs, that it never
 // named a position strictly inside rng when rng is one transaction (or any
@@ -482,7 +482,7 @@ func readCheckpoint(path string) (binlogPos, bool, error) {
 	return st.Position, true, nil
 }
 
-// scrapeRows reads bridge_cdc_rows_total from cdc's /metrics: rows
+// scrapeRows reads mysql_iotdb_bridge_cdc_rows_total from cdc's /metrics: rows
 // acknowledged by IoTDB as written, and rows recorded as dirty.
 func scrapeRows(hc *http.Client, addr string) (written, dirty float64, err error) {
 	resp, err := hc.Get("http://" + addr + "/metrics")
@@ -502,7 +502,7 @@ func parseRowsMetric(r io.Reader) (written, dirty float64) {
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	for sc.Scan() {
 		line := sc.Text()
-		rest, ok := strings.CutPrefix(line, "bridge_cdc_rows_total{")
+		rest, ok := strings.CutPrefix(line, "mysql_iotdb_bridge_cdc_rows_total{")
 		if !ok {
 			continue
 		}

@@ -93,7 +93,7 @@ func (r *report) writeCDCText(w io.Writer) {
 		writeRow(w, &x.result)
 	}
 	fmt.Fprintf(w, "\n  wall: binlog-raw child start to exit; cdc-catchup and cdc-bigtx: cdc start until IoTDB acknowledged the last row\n")
-	fmt.Fprintf(w, "  (bridge_cdc_rows_total, polled every 50 ms); client CPU and RSS: the cdc child's rusage after SIGTERM and exit.\n")
+	fmt.Fprintf(w, "  (mysql_iotdb_bridge_cdc_rows_total, polled every 50 ms); client CPU and RSS: the cdc child's rusage after SIGTERM and exit.\n")
 	fmt.Fprintf(w, "  cdc-live: rows/s is the commit rate achieved; iotdbtest runs inside the bench process there (no CPU figure).\n")
 	for _, x := range r.cdc {
 		if len(x.Walls) > 1 {

@@ -280,7 +280,7 @@ func TestExample(t *testing.T) {
 	check("where", c.MySQL.Tables[0].Where, "created_at >= '2020-01-01'")
 	check("cursor", *c.MySQL.Tables[0].Cursor, Cursor{Columns: []string{"updated_at", "created_at"},
 		Lookback: Lookback{Set: true, Duration: 5 * time.Minute}, Zone: "UTC", Nulls: CursorNullsDirty})
-	check("sync", c.Sync, Sync{State: "./sync.state.json", Lookback: 5 * time.Minute, PageRows: 10000, Listen: "127.0.0.1:9464", ShutdownTimeout: 30 * time.Second})
+	check("sync", c.Sync, Sync{State: "./sync.state.json", Lookback: 5 * time.Minute, PageRows: 10000, Listen: "127.0.0.1:10667", ShutdownTimeout: 30 * time.Second})
 	check("nodes", c.IoTDB.Nodes, []string{"127.0.0.1:6667"})
 	check("batch", c.IoTDB.Batch, Batch{Rows: 10000, Interval: 200 * time.Millisecond, MaxBytes: 8 << 20})
 	m, ok := c.Mapping("sensor_readings")
@@ -296,7 +296,7 @@ func TestExample(t *testing.T) {
 		{Column: "status", Name: "state", Type: "INT32", Pos: Pos{"../config.example.yaml", 82}},
 	})
 	check("start", c.CDC.Start, Start{Mode: StartInitial})
-	check("metrics", c.Metrics.Listen, "127.0.0.1:9464")
+	check("metrics", c.Metrics.Listen, "127.0.0.1:10667")
 	check("log", c.Log, Log{Level: "info", Format: "auto"})
 }
 
@@ -325,9 +325,9 @@ func TestDefaults(t *testing.T) {
 		},
 		Backfill:  Backfill{Readers: 4, Writers: 2, PageRows: 10000, Queue: 8, State: "./backfill.state.json", ShutdownTimeout: 30 * time.Second},
 		CDC:       CDC{Start: Start{Mode: "initial"}, Checkpoint: Checkpoint{Path: "./cdc.checkpoint.json", Interval: time.Second}, Heartbeat: time.Second, ShutdownTimeout: 30 * time.Second, OnPurged: "fail", GiveUpAfter: Unbounded},
-		Sync:      Sync{State: "./sync.state.json", Lookback: 5 * time.Minute, PageRows: 10000, Listen: "127.0.0.1:9464", ShutdownTimeout: 30 * time.Second},
+		Sync:      Sync{State: "./sync.state.json", Lookback: 5 * time.Minute, PageRows: 10000, Listen: "127.0.0.1:10667", ShutdownTimeout: 30 * time.Second},
 		DirtyRows: DirtyRows{Policy: "skip", File: "./dirty-rows.jsonl", Max: 1000},
-		Metrics:   Metrics{Listen: "127.0.0.1:9464"},
+		Metrics:   Metrics{Listen: "127.0.0.1:10667"},
 		Log:       Log{Level: "info", Format: "auto"},
 		Path:      "test.yaml",
 	}
@@ -678,6 +678,8 @@ cdc:
   heartbeat: 0s
 metrics:
   listen: "nine"
+backfill:
+  listen: "10.0.0.1:99999"
 `
 	want := []string{
 		"test.yaml:2: mysql.user: required",
@@ -691,6 +693,7 @@ metrics:
 		"test.yaml:16: iotdb.mappings[0].tags: tags are for model: table; in the tree model device columns go in the device template",
 		"test.yaml:18: cdc.heartbeat: must be a positive duration, got 0s",
 		`test.yaml:20: metrics.listen: "nine" is not host:port`,
+		`test.yaml:22: backfill.listen: "10.0.0.1:99999": port must be a number from 1 to 65535`,
 	}
 	if got := strings.Split(parseErr(t, text), "\n"); !reflect.DeepEqual(got, want) {
 		t.Errorf("got:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))

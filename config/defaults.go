@@ -35,9 +35,13 @@ const (
 	DefaultShutdownTimeout = 30 * time.Second
 	DefaultDirtyFile       = "./dirty-rows.jsonl"
 	DefaultDirtyMax        = 1000
-	DefaultMetricsListen   = "127.0.0.1:9464"
-	DefaultLogLevel        = "info"
-	DefaultLogFormat       = "auto"
+	// The metrics port: not 9464 (OpenTelemetry's Prometheus exporter
+	// listens there by default), not in 9100-9999 (every port of that range
+	// is claimed by some Prometheus exporter), and none of IoTDB's own
+	// (6667, 9091/9092, 10710-10760, 10810). Loopback unless told otherwise.
+	DefaultMetricsListen = "127.0.0.1:10667"
+	DefaultLogLevel      = "info"
+	DefaultLogFormat     = "auto"
 )
 
 // applyDefaults fills what the file left out. Numbers take their default only

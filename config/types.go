@@ -156,6 +156,11 @@ type Backfill struct {
 	// ShutdownTimeout bounds the writes still in flight after SIGINT/SIGTERM;
 	// what is not acknowledged by then is read again on the next run.
 	ShutdownTimeout time.Duration `yaml:"shutdown_timeout"` // Optional: defaults to 30s
+	// Listen is the HTTP endpoint (/metrics, /healthz, /readyz, /status)
+	// served while the backfill runs. Off unless set: several backfills
+	// (shards, or a backfill beside cdc) on one host would compete for
+	// one address. The flag --metrics-listen sets it too.
+	Listen string `yaml:"listen"` // Optional: host:port; defaults to "" (none)
 }
 
 // CDC tunes cmd/cdc.
@@ -214,9 +219,10 @@ type DirtyRows struct {
 	Max    int    `yaml:"max"`    // Optional: stop after this many skipped rows, defaults to 1000; -1 means no limit
 }
 
-// Metrics is the HTTP endpoint of cdc.
+// Metrics is the HTTP endpoint of cdc (and of sync on a schedule, unless
+// sync.listen says otherwise).
 type Metrics struct {
-	Listen string `yaml:"listen"` // Optional: defaults to 127.0.0.1:9464 (loopback); ":9464" for every interface; empty string disables
+	Listen string `yaml:"listen"` // Optional: defaults to 127.0.0.1:10667 (loopback); ":10667" for every interface; empty string disables
 }
 
 // Log configures zerolog.

@@ -96,18 +96,27 @@ func (v *validator) positiveDur(path string, n time.Duration) {
 	}
 }
 
-func (v *validator) hostPort(path, s string, needHost bool) {
+// CheckListen checks an address to serve on: host:port, where the host
+// may be empty (every interface) and the port 0 (any free one).
+func CheckListen(s string) error { return checkHostPort(s, false) }
+
+func checkHostPort(s string, needHost bool) error {
 	host, port, err := net.SplitHostPort(s)
 	if err != nil {
-		v.errf(path, "%q is not host:port", s)
-		return
+		return fmt.Errorf("%q is not host:port", s)
 	}
 	if needHost && host == "" {
-		v.errf(path, "%q has no host", s)
-		return
+		return fmt.Errorf("%q has no host", s)
 	}
 	if p, err := strconv.Atoi(port); err != nil || p < 0 || p > 65535 || (needHost && p == 0) {
-		v.errf(path, "%q: port must be a number from 1 to 65535", s)
+		return fmt.Errorf("%q: port must be a number from 1 to 65535", s)
+	}
+	return nil
+}
+
+func (v *validator) hostPort(path, s string, needHost bool) {
+	if err := checkHostPort(s, needHost); err != nil {
+		v.errf(path, "%s", err.Error())
 	}
 }
 
@@ -453,6 +462,9 @@ func (v *validator) rest() {
 	v.positive("backfill.page_rows", c.Backfill.PageRows)
 	v.positive("backfill.queue", c.Backfill.Queue)
 	v.positiveDur("backfill.shutdown_timeout", c.Backfill.ShutdownTimeout)
+	if c.Backfill.Listen != "" {
+		v.hostPort("backfill.listen", c.Backfill.Listen, false)
+	}
 
 	v.positiveDur("cdc.checkpoint.interval", c.CDC.Checkpoint.Interval)
 	v.positiveDur("cdc.heartbeat", c.CDC.Heartbeat)

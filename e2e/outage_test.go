@@ -50,9 +50,9 @@ func TestIntegrationCDCOutagesOfAnyLength(t *testing.T) {
 	// Health tells the truth: with rows pending and IoTDB down, /readyz is
 	// 503 and the lag counts from the oldest unacknowledged change.
 	code, body := readyz(t, p)
-	lag1 := scrapeMetrics(t, p)["bridge_cdc_lag_seconds"]
+	lag1 := scrapeMetrics(t, p)["mysql_iotdb_bridge_cdc_lag_seconds"]
 	time.Sleep(down / 2)
-	lag2 := scrapeMetrics(t, p)["bridge_cdc_lag_seconds"]
+	lag2 := scrapeMetrics(t, p)["mysql_iotdb_bridge_cdc_lag_seconds"]
 	if code != 503 || !strings.Contains(body, "IoTDB writes failing") || lag1 < 1 || lag2 <= lag1 {
 		t.Errorf("IoTDB down with rows pending: /readyz %d %q, lag %vs then %vs: want 503, a lag above 1s that grows", code, body, lag1, lag2)
 	}

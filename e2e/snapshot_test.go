@@ -154,8 +154,8 @@ func TestIntegrationCDCNewTableJoins(t *testing.T) {
 		t.Errorf("run 2 wrote %d points, at least half of j1's %d: j1 looks re-delivered wholesale", written2, j1Points)
 	}
 	if metrics != nil {
-		j1Rows := metrics[`bridge_cdc_rows_total{outcome="insert_written",table="j1"}`] +
-			metrics[`bridge_cdc_rows_total{outcome="update_written",table="j1"}`]
+		j1Rows := metrics[`mysql_iotdb_bridge_cdc_rows_total{outcome="insert_written",table="j1"}`] +
+			metrics[`mysql_iotdb_bridge_cdc_rows_total{outcome="update_written",table="j1"}`]
 		t.Logf("run 2 metrics: j1 rows written %v (inserts+updates)", j1Rows)
 		if j1Rows >= rows1/2 {
 			t.Errorf("run 2 streamed %v j1 rows, at least half of its %d: re-delivered wholesale?", j1Rows, rows1)

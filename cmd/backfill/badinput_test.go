@@ -47,7 +47,7 @@ func (tw *tripwire) port() string { return strconv.Itoa(tw.ln.Addr().(*net.TCPAd
 // badConfigs are the files of testdata/bad that the configuration alone
 // shows to be wrong (each is testdata/ok.yaml with one thing wrong).
 var badConfigs = []struct{ file, msg string }{
-	{"unknown_key.yaml", `testdata/bad/unknown_key.yaml:22: backfill.page_size: unknown field; known fields: readers, writers, page_rows, queue, state, shutdown_timeout`},
+	{"unknown_key.yaml", `testdata/bad/unknown_key.yaml:22: backfill.page_size: unknown field; known fields: readers, writers, page_rows, queue, state, shutdown_timeout, listen`},
 	{"bad_template.yaml", "testdata/bad/bad_template.yaml:16: iotdb.mappings[0].device: \"root.bf.pump-1.${dev}\": node \"pump-1\" is not a legal IoTDB node name (letters, digits, _; not a number): backquote it, as `pump-1`"},
 	{"bad_type.yaml", `testdata/bad/bad_type.yaml:19: iotdb.mappings[0].measurements[0].type: "REAL" is not an IoTDB type (BOOLEAN, INT32, INT64, FLOAT, DOUBLE, TEXT, STRING, BLOB, DATE, TIMESTAMP)`},
 	{"bad_zone.yaml", `testdata/bad/bad_zone.yaml:17: iotdb.mappings[0].time.zone: "Mars/Olympus_Mons" is not a known IANA time zone (e.g. UTC, Europe/Berlin)`},
@@ -106,6 +106,40 @@ func TestBadConfigExitsBeforeConnecting(t *testing.T) {
 		if !covered[filepath.Base(f)] {
 			t.Errorf("%s is not checked by any test", f)
 		}
+	}
+}
+
+// TestMetricsListenBeforeConnecting: a --metrics-listen that is not an
+// address, and one another process holds, exit 2 before MySQL or IoTDB is
+// dialled; the second names the flag that gives this backfill its own.
+func TestMetricsListenBeforeConnecting(t *testing.T) {
+	tw := newTripwire(t)
+	t.Setenv("BF_MYSQL_PORT", tw.port())
+	t.Setenv("BF_IOTDB_PORT", tw.port())
+	t.Setenv("BF_MYSQL_USER", "bridge")
+	t.Setenv("BF_MYSQL_PASSWORD", "secret")
+	t.Setenv("BF_DIR", t.TempDir())
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	for _, c := range []struct{ listen, want string }{
+		{"nonsense", `backfill: --metrics-listen: "nonsense" is not host:port` + "\n"},
+		{"127.0.0.1:70000", `backfill: --metrics-listen: "127.0.0.1:70000": port must be a number from 1 to 65535` + "\n"},
+		{taken.Addr().String(), "backfill: cannot serve on " + taken.Addr().String() + " (backfill.listen of the configuration): "},
+	} {
+		r := runCmd(t, context.Background(), flags{config: filepath.Join("testdata", "ok.yaml"), listen: c.listen})
+		if r.code != exitUsage || !strings.HasPrefix(r.stderr, c.want) {
+			t.Errorf("--metrics-listen %s: exit %d, stderr %q; want 2 and %q", c.listen, r.code, r.stderr, c.want)
+		}
+		if n := tw.count.Load(); n != 0 {
+			t.Errorf("--metrics-listen %s: %d connections made before the error", c.listen, n)
+		}
+	}
+	r := runCmd(t, context.Background(), flags{config: filepath.Join("testdata", "ok.yaml"), listen: taken.Addr().String()})
+	if !strings.Contains(r.stderr, "--metrics-listen HOST:PORT") || !strings.Contains(r.stderr, "--metrics-listen off") {
+		t.Errorf("the address-in-use error does not say how to choose another: %q", r.stderr)
 	}
 }
 

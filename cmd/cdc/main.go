@@ -39,6 +39,7 @@ type flags struct {
 	status      bool
 	logLevel    string
 	logFormat   string
+	listen      string
 }
 
 var spec = cli.Spec{
@@ -59,11 +60,12 @@ because IoTDB overwrites a point written twice.
 
 Without a checkpoint, cdc.start decides where to begin: initial (snapshot the tables, then
 stream), backfill (stream from where a finished backfill started), latest, earliest, a file and
-position, a GTID set or a time. /metrics, /healthz and /readyz are served on metrics.listen.`,
+position, a GTID set or a time. /metrics, /healthz, /readyz and /status are served on
+metrics.listen (default 127.0.0.1:10667).`,
 	Examples: []cli.Example{
 		{Command: "cdc --config config.yaml --check", What: "check the binlog settings, the grants, the server id, the mappings and IoTDB; print a PASS/FAIL table"},
 		{Command: "cdc --config config.yaml", What: "stream until SIGTERM"},
-		{Command: "cdc --healthcheck http://127.0.0.1:9464/readyz", What: "exit 0 while cdc streams with IoTDB acknowledging (a Docker HEALTHCHECK; the image has no curl)"},
+		{Command: "cdc --healthcheck http://127.0.0.1:10667/readyz", What: "exit 0 while cdc streams with IoTDB acknowledging (a Docker HEALTHCHECK; the image has no curl)"},
 	},
 	ExitCodes: []string{
 		"0  stopped cleanly (SIGTERM), --check passed, or healthy",
@@ -72,6 +74,7 @@ position, a GTID set or a time. /metrics, /healthz and /readyz are served on met
 	},
 	Config: true,
 	Logs:   true,
+	Listen: "metrics.listen",
 }
 
 func main() {
@@ -81,22 +84,22 @@ func main() {
 	fs.BoolVar(&f.check, "check", false, "check the configuration, the source (binlog settings, privileges, server_id, checkpoint), the mappings and IoTDB; print a PASS/FAIL table and exit 0 or 1")
 	fs.BoolVar(&f.reset, "reset", false, "remove every piece of cdc state (the checkpoint, the snapshot state) so that the next start begins from cdc.start; connects to nothing")
 	fs.BoolVar(&f.status, "status", false, "print the status of the cdc running with this configuration (GET /status on metrics.listen: phase, snapshot progress, checkpoint, lag, rows per table and outcome, last error) and exit")
-	fs.StringVar(&f.healthcheck, "healthcheck", "", "GET this `URL` (e.g. http://127.0.0.1:9464/healthz) and exit 0 on 200, else 1")
+	fs.StringVar(&f.healthcheck, "healthcheck", "", "GET this `URL` (e.g. http://127.0.0.1:10667/healthz) and exit 0 on 200, else 1")
 	if code, done := c.Parse(os.Args[1:]); done {
 		os.Exit(code)
 	}
-	f.config, f.logLevel, f.logFormat = c.Config(), c.LogLevel(), c.LogFormat()
+	f.config, f.logLevel, f.logFormat, f.listen = c.Config(), c.LogLevel(), c.LogFormat(), c.Listen()
 	if f.healthcheck != "" {
 		os.Exit(healthcheck(f.healthcheck, os.Stderr))
 	}
 	if f.status {
-		os.Exit(wire.Status(f.config, os.Stdout, os.Stderr))
+		os.Exit(wire.Status(wire.CDCEndpoint, f.config, f.listen, os.Stdout, os.Stderr))
 	}
 	process.Main(128<<20, func(ctx context.Context) int { return run(ctx, f, os.Stdout, os.Stderr) })
 }
 
 func run(ctx context.Context, f flags, stdout, stderr io.Writer) int {
-	return wire.RunCDC(ctx, wire.CDCArgs{Config: f.config, Check: f.check, Reset: f.reset, LogLevel: f.logLevel, LogFormat: f.logFormat}, stdout, stderr)
+	return wire.RunCDC(ctx, wire.CDCArgs{Config: f.config, Check: f.check, Reset: f.reset, LogLevel: f.logLevel, LogFormat: f.logFormat, Listen: f.listen}, stdout, stderr)
 }
 
 func healthcheck(url string, stderr io.Writer) int { return wire.Healthcheck(url, stderr) }

@@ -41,6 +41,7 @@ var spec = cli.Spec{
 		"[--config FILE] --from T1 --to T2     the rows whose mapped time lies in [T1, T2); repeatable",
 		"[--config FILE] --full [--every 24h]  every row, at each run",
 		"[--config FILE] --dry-run             what the next run would read, and index warnings",
+		"[--config FILE] --status              print the status of the sync running on a schedule",
 		"--healthcheck URL                     GET URL, exit 0 on 200 (container healthchecks)",
 	},
 	Description: `sync needs no binlog and no replication grants: SELECT on the tables is enough, and a read
@@ -52,8 +53,8 @@ updates only when they move the cursor, and a transaction that commits later tha
 after its cursor value is lost: see the README's table.
 
 On a schedule (--every, --cron, sync.every, sync.cron) runs never overlap, and /metrics,
-/healthz and /readyz are served on sync.listen (default metrics.listen). SIGTERM finishes the
-writes in flight, saves the state and exits.`,
+/healthz, /readyz and /status are served on sync.listen (default metrics.listen). SIGTERM
+finishes the writes in flight, saves the state and exits.`,
 	Examples: []cli.Example{
 		{Command: "sync --config config.yaml", What: "one run (a Kubernetes CronJob)"},
 		{Command: "sync --config config.yaml --cron '*/5 * * * *'", What: "keep running, a run every five minutes"},
@@ -68,11 +69,13 @@ writes in flight, saves the state and exits.`,
 	},
 	Config: true,
 	Logs:   true,
+	Listen: "sync.listen",
 }
 
 func main() {
 	var a wire.SyncArgs
 	var healthcheck string
+	var status bool
 	c := cli.New(spec)
 	fs := c.Flags()
 	fs.StringVar(&a.Tables, "tables", "", "comma-separated subset of the mapped tables (default: all)")
@@ -86,11 +89,15 @@ func main() {
 	fs.StringVar(&a.From, "from", "", "with --to: copy the rows whose mapped time lies in [from, to): RFC 3339 (2024-05-01T00:00:00Z) or a date (UTC)")
 	fs.StringVar(&a.To, "to", "", "end of the window (excluded)")
 	fs.DurationVar(&a.Window, "window", 0, "each run copies the rows whose mapped time lies in [fire - window, fire), fire being the run's scheduled time")
-	fs.StringVar(&healthcheck, "healthcheck", "", "GET this `URL` (e.g. http://127.0.0.1:9464/readyz) and exit 0 on 200, else 1")
+	fs.StringVar(&healthcheck, "healthcheck", "", "GET this `URL` (e.g. http://127.0.0.1:10667/readyz) and exit 0 on 200, else 1")
+	fs.BoolVar(&status, "status", false, "print the status of the sync running on a schedule with this configuration (GET /status on sync.listen: phase, last run, tables) and exit")
 	if code, done := c.Parse(os.Args[1:]); done {
 		os.Exit(code)
 	}
-	a.Config, a.LogLevel, a.LogFormat = c.Config(), c.LogLevel(), c.LogFormat()
+	a.Config, a.LogLevel, a.LogFormat, a.Listen = c.Config(), c.LogLevel(), c.LogFormat(), c.Listen()
+	if status {
+		os.Exit(wire.Status(wire.SyncEndpoint, a.Config, a.Listen, os.Stdout, os.Stderr))
+	}
 	if healthcheck != "" {
 		os.Exit(wire.Healthcheck(healthcheck, os.Stderr))
 	}

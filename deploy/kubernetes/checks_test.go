@@ -228,6 +228,7 @@ func TestManifests(t *testing.T) {
 				case "backfill":
 					checkJobShards(t, w, a, idx)
 					checkFailurePolicy(t, w, c, help)
+					checkScrapedPort(t, w, c, a)
 				case "sync":
 					checkFailurePolicy(t, w, c, help)
 					if flagValue(a, "every") != "" || flagValue(a, "cron") != "" || !slices.Contains(a, "--once") {
@@ -468,6 +469,35 @@ func (o *object) annotations() map[string]string {
 	}
 	_ = o.Spec.Decode(&s)
 	return s.Template.Metadata.Annotations
+}
+
+// checkScrapedPort: a pod that serves metrics by --metrics-listen serves
+// them on every interface, on a port its container declares and its
+// prometheus.io annotations name.
+func checkScrapedPort(t *testing.T, w *workload, c container, a []string) {
+	t.Helper()
+	addr := flagValue(a, "metrics-listen")
+	if addr == "" {
+		t.Errorf("%s %s: no --metrics-listen: its progress would not be served", w.kind, w.name)
+		return
+	}
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		t.Fatalf("%s %s: --metrics-listen %q: %v", w.kind, w.name, addr, err)
+	}
+	if ip := net.ParseIP(host); host != "" && (ip == nil || !ip.IsUnspecified()) {
+		t.Errorf("%s %s: --metrics-listen %q: the kubelet and Prometheus reach the pod's address, not %s", w.kind, w.name, addr, host)
+	}
+	declared := false
+	for _, cp := range c.Ports {
+		declared = declared || strconv.Itoa(cp.ContainerPort) == port
+	}
+	if !declared {
+		t.Errorf("%s %s: --metrics-listen port %s is not a containerPort", w.kind, w.name, port)
+	}
+	if ann := w.obj.annotations(); ann["prometheus.io/port"] != port || ann["prometheus.io/path"] != "/metrics" || ann["prometheus.io/scrape"] != "true" {
+		t.Errorf("%s %s: scrape annotations %v: want scrape true, port %s, path /metrics", w.kind, w.name, ann, port)
+	}
 }
 
 // checkJobShards: pod i runs --shard i/n with n the Job's completions, so

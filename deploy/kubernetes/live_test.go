@@ -20,6 +20,7 @@ import (
 
 	"gopkg.in/yaml.v3"
 
+	"github.com/mysql-iotdb-bridge/bridge/internal/backfill"
 	"github.com/mysql-iotdb-bridge/bridge/internal/testenv"
 	"github.com/mysql-iotdb-bridge/bridge/iotdbtest"
 )
@@ -45,7 +46,7 @@ type pod struct {
 	env  []string
 	cfg  string // host path of the configuration
 
-	metrics string // host:port cdc listens on
+	metrics string // host:port the pod serves /metrics on (metrics.listen, or --metrics-listen)
 }
 
 type servers struct {
@@ -68,7 +69,27 @@ func newPod(t *testing.T, m *manifests, w *workload, idx int, srv servers, claim
 	}
 	p.cfg = fs.host(flagValue(args(t, w, c, env), "config"))
 	p.pointAt(srv)
+	// A --metrics-listen of the manifest (every interface, the port the pod
+	// declares) becomes a free loopback port: pods share this host.
+	for i, a := range p.args {
+		if (a == "--metrics-listen" || a == "-metrics-listen") && i+1 < len(p.args) {
+			if _, port, err := net.SplitHostPort(p.args[i+1]); err != nil || !declaresPort(c, port) {
+				t.Fatalf("%s %s: --metrics-listen %q is not a port the container declares", w.kind, w.name, p.args[i+1])
+			}
+			p.metrics = freePort(t)
+			p.args[i+1] = p.metrics
+		}
+	}
 	return p
+}
+
+func declaresPort(c container, port string) bool {
+	for _, cp := range c.Ports {
+		if strconv.Itoa(cp.ContainerPort) == port {
+			return true
+		}
+	}
+	return false
 }
 
 // translate moves a container path (anywhere in s) under the pod's root.
@@ -336,7 +357,7 @@ func TestIntegrationManifestsRun(t *testing.T) {
 		}
 		waitFor(t, "the snapshot runs", 60*time.Second, func() bool {
 			_, body := get(base + "/metrics")
-			return strings.Contains(body, "\nbridge_cdc_snapshot_running 1\n")
+			return strings.Contains(body, "\nmysql_iotdb_bridge_cdc_snapshot_running 1\n")
 		}, pr)
 		iot.SetHang(true) // the snapshot now waits on IoTDB, as it would on a slow one
 		time.Sleep(500 * time.Millisecond)
@@ -371,7 +392,7 @@ func TestIntegrationManifestsRun(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		named := regexp.MustCompile(`\bbridge_[a-z_]+`).FindAllString(string(readme), -1)
+		named := regexp.MustCompile(`\bmysql_iotdb_bridge_[a-z_]+`).FindAllString(string(readme), -1)
 		if len(named) == 0 {
 			t.Fatal("README.md names no metric")
 		}
@@ -413,12 +434,16 @@ func TestIntegrationManifestsRun(t *testing.T) {
 		// once while it connects, once in the middle of the copy. Both are
 		// exit 3, which the Job's podFailurePolicy ignores.
 		grace := time.Duration(*w.pod.TerminationGracePeriodSeconds) * time.Second
-		interrupt := func(when string, ready func(iotdbtest.Stats) bool, hold bool) {
+		interrupt := func(when string, ready func(iotdbtest.Stats) bool, hold bool, during ...func(*pod)) {
 			t.Helper()
-			pr := newPod(t, m, w, 0, srv, claims).start()
+			p := newPod(t, m, w, 0, srv, claims)
+			pr := p.start()
 			waitFor(t, "shard 0 "+when, time.Minute, func() bool { return ready(iot.Stats()) }, pr)
 			if hold {
 				iot.SetHang(true) // the writes in flight wait on IoTDB when the signal comes
+			}
+			for _, f := range during {
+				f(p)
 			}
 			stopAt := time.Now()
 			_ = pr.cmd.Process.Signal(syscall.SIGTERM)
@@ -438,7 +463,24 @@ func TestIntegrationManifestsRun(t *testing.T) {
 		iot.SetLatency(300 * time.Millisecond)
 		interrupt("while connecting", func(st iotdbtest.Stats) bool { return st.Sessions > 0 }, false)
 		iot.SetLatency(0)
-		interrupt("while copying", func(st iotdbtest.Stats) bool { return st.InsertTabletsCalls+st.InsertTabletCalls > 0 }, true)
+		// While it copies, the shard serves its progress where the
+		// manifest says (--metrics-listen, the annotated port).
+		scrapeWhileCopying := func(pr *pod) {
+			base := "http://" + pr.metrics
+			_, scrape := get(base + "/metrics")
+			for _, want := range []string{backfill.MetricRows + `{table="sensor_readings"}`, backfill.MetricRunning + " 1", `mysql_iotdb_bridge_build_info{binary="backfill"`} {
+				if !strings.Contains(scrape, want) {
+					t.Errorf("shard 0's /metrics while copying lacks %q", want)
+				}
+			}
+			if c, body := get(base + "/status"); c != 200 || !strings.Contains(body, `"phase": "copying"`) {
+				t.Errorf("shard 0's /status while copying: %d %s", c, body)
+			}
+			if path := w.obj.annotations()["prometheus.io/path"]; path != "/metrics" {
+				t.Errorf("the Job's pods are annotated with the metrics path %q", path)
+			}
+		}
+		interrupt("while copying", func(st iotdbtest.Stats) bool { return st.InsertTabletsCalls+st.InsertTabletCalls > 0 }, true, scrapeWhileCopying)
 		if got := iot.TotalPoints(); got == 0 || got >= points {
 			t.Fatalf("after the interrupted copy IoTDB holds %d points: want some of the %d, not all", got, points)
 		}

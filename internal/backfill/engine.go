@@ -748,7 +748,7 @@ func (e *engine) writePage(ctx context.Context, pg *page) error {
 		t.coll.observeHashes(hs)
 	}
 	t.points.Add(written)
-	e.opts.Progress.Add(t.name, int64(len(pg.rows)))
+	e.opts.Progress.Add(t.name, int64(len(pg.rows)), written)
 	e.ack(pg)
 	releasePage(pg)
 	return nil

@@ -54,8 +54,9 @@ type Progress interface {
 	// Start is called once with the plan and the estimated number of rows
 	// left to read (partitions of this shard that are not finished yet).
 	Start(plan *Plan, remaining int64)
-	// Add reports rows written (or skipped as dirty) for table.
-	Add(table string, rows int64)
+	// Add reports rows of table handled (written, skipped as dirty, or
+	// without values) and the points of them IoTDB acknowledged.
+	Add(table string, rows, points int64)
 	// Finish is called once at the end, after the last Add.
 	Finish()
 }
@@ -92,9 +93,9 @@ func (t tee) Start(plan *Plan, remaining int64) {
 	}
 }
 
-func (t tee) Add(table string, rows int64) {
+func (t tee) Add(table string, rows, points int64) {
 	for _, p := range t {
-		p.Add(table, rows)
+		p.Add(table, rows, points)
 	}
 }
 
@@ -123,6 +124,6 @@ func (t tee) Finish() {
 // NopProgress discards progress.
 type NopProgress struct{}
 
-func (NopProgress) Start(*Plan, int64) {}
-func (NopProgress) Add(string, int64)  {}
-func (NopProgress) Finish()            {}
+func (NopProgress) Start(*Plan, int64)       {}
+func (NopProgress) Add(string, int64, int64) {}
+func (NopProgress) Finish()                  {}

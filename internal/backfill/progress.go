@@ -149,7 +149,7 @@ func (p *TerminalProgress) Start(_ *Plan, remaining int64) {
 	}()
 }
 
-func (p *TerminalProgress) Add(_ string, rows int64)           { p.t.add(rows) }
+func (p *TerminalProgress) Add(_ string, rows, _ int64)        { p.t.add(rows) }
 func (p *TerminalProgress) Partitions(n int)                   { p.t.partitions(n) }
 func (p *TerminalProgress) PartitionDone(_ string, e, r int64) { p.t.partitionDone(e, r) }
 
@@ -295,7 +295,7 @@ func (p *LogProgress) progress(s progressState) {
 	ev.Msg(p.Name + " progress")
 }
 
-func (p *LogProgress) Add(_ string, rows int64)           { p.t.add(rows) }
+func (p *LogProgress) Add(_ string, rows, _ int64)        { p.t.add(rows) }
 func (p *LogProgress) Partitions(n int)                   { p.t.partitions(n) }
 func (p *LogProgress) PartitionDone(_ string, e, r int64) { p.t.partitionDone(e, r) }
 

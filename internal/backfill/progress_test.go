@@ -57,7 +57,7 @@ func TestProgressEstimateTooHigh(t *testing.T) {
 	p.t.begin(4000)
 	p.Partitions(2)
 	c.advance(time.Millisecond)
-	p.Add("t", 1000)
+	p.Add("t", 1000, 1000)
 	line := p.current()
 	mustContain(t, "first page", line, " 25% ", "1,000 / ~4,000 rows")
 	// A rate over a millisecond would be 1,000,000 rows/s: none is shown yet.
@@ -66,7 +66,7 @@ func TestProgressEstimateTooHigh(t *testing.T) {
 	c.advance(time.Second)
 	p.PartitionDone("t", 2000, 1000) // the partition was half its estimate
 	mustContain(t, "after the first partition", p.current(), " 33% ", "1,000 / ~3,000 rows", "999 rows/s", "ETA 2s")
-	p.Add("t", 1000)
+	p.Add("t", 1000, 1000)
 	mustContain(t, "second partition read", p.current(), " 66% ", "2,000 / ~3,000 rows")
 	p.PartitionDone("t", 2000, 1000)
 	final := p.final(p.t.state())
@@ -81,7 +81,7 @@ func TestProgressEstimateTooLow(t *testing.T) {
 	p := terminal(c)
 	p.t.begin(100)
 	p.Partitions(1)
-	p.Add("t", 150)
+	p.Add("t", 150, 150)
 	mustContain(t, "past the estimate", p.current(), " 99% ", "150 / ~150 rows")
 	p.PartitionDone("t", 100, 150)
 	mustContain(t, "done", p.final(p.t.state()), "100%", "150 rows")
@@ -93,7 +93,7 @@ func TestProgressInterrupted(t *testing.T) {
 	p := terminal(c)
 	p.t.begin(1000)
 	p.Partitions(4)
-	p.Add("t", 200)
+	p.Add("t", 200, 200)
 	p.PartitionDone("t", 250, 200)
 	c.advance(2 * time.Second)
 	final := p.final(p.t.state())
@@ -107,7 +107,7 @@ func TestProgressWithoutEstimate(t *testing.T) {
 	p := terminal(c)
 	p.t.begin(0)
 	p.Partitions(2)
-	p.Add("t", 10)
+	p.Add("t", 10, 10)
 	line := p.current()
 	mustContain(t, "no estimate", line, "backfill 10 rows")
 	mustNotContain(t, "no estimate", line, "%", "~")
@@ -137,7 +137,7 @@ func TestLogProgress(t *testing.T) {
 	p.t.now = c.now
 	p.Start(nil, 900)
 	p.Partitions(3)
-	p.Add("t", 300)
+	p.Add("t", 300, 300)
 	c.advance(1500 * time.Millisecond)
 	p.PartitionDone("t", 300, 300)
 	p.progress(p.t.state())
@@ -160,7 +160,7 @@ func TestLogProgress(t *testing.T) {
 	p.t.now = c.now
 	p.Start(nil, 10)
 	p.Partitions(1)
-	p.Add("t", 12)
+	p.Add("t", 12, 12)
 	p.PartitionDone("t", 10, 12)
 	p.Finish()
 	if end := lines(&b)[0]; end["message"] != "backfill finished" || end["rows"] != 12.0 {
@@ -183,9 +183,9 @@ func (r *recordingProgress) Start(_ *Plan, remaining int64) {
 	r.remaining = remaining
 	r.mu.Unlock()
 }
-func (r *recordingProgress) Add(_ string, n int64) { r.mu.Lock(); r.added += n; r.mu.Unlock() }
-func (r *recordingProgress) Finish()               { r.mu.Lock(); r.finished = true; r.mu.Unlock() }
-func (r *recordingProgress) Partitions(n int)      { r.mu.Lock(); r.parts = n; r.mu.Unlock() }
+func (r *recordingProgress) Add(_ string, n, _ int64) { r.mu.Lock(); r.added += n; r.mu.Unlock() }
+func (r *recordingProgress) Finish()                  { r.mu.Lock(); r.finished = true; r.mu.Unlock() }
+func (r *recordingProgress) Partitions(n int)         { r.mu.Lock(); r.parts = n; r.mu.Unlock() }
 func (r *recordingProgress) PartitionDone(_ string, est, rows int64) {
 	r.mu.Lock()
 	r.estimated += est

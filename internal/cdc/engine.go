@@ -37,7 +37,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/mysql-iotdb-bridge/bridge/config"
@@ -45,6 +44,7 @@ import (
 	"github.com/mysql-iotdb-bridge/bridge/internal/binlog"
 	"github.com/mysql-iotdb-bridge/bridge/internal/checkpoint"
 	"github.com/mysql-iotdb-bridge/bridge/internal/dirty"
+	"github.com/mysql-iotdb-bridge/bridge/internal/ops"
 	"github.com/mysql-iotdb-bridge/bridge/internal/retry"
 	"github.com/mysql-iotdb-bridge/bridge/iotdbsink"
 	"github.com/mysql-iotdb-bridge/bridge/mapping"
@@ -117,7 +117,7 @@ type Options struct {
 	Dirty *dirty.Log
 	Log   zerolog.Logger
 	// Registry receives the metrics. Optional: a new registry.
-	Registry *prometheus.Registry
+	Registry *ops.Registry
 	// StatusEvery is the period of the status log line. Optional: 10s.
 	StatusEvery time.Duration
 	// RestartInitial and RestartMax bound the waits between stream
@@ -200,6 +200,7 @@ func New(opts Options) (*Engine, error) {
 		e.dirty, e.ownDirty = dirty.New(cfg.DirtyRows), true
 	}
 	e.metrics = newMetrics(opts.Registry, e.running.Load)
+	e.dirty.CountWith(e.metrics.reg.Dirty)
 	e.metrics.maxLag = cfg.CDC.ReadyMaxLag
 	e.metrics.phase.Store("connecting to the source")
 	return e, nil
@@ -207,6 +208,17 @@ func New(opts Options) (*Engine, error) {
 
 // Stats returns the row counters by table and outcome (the Out* constants).
 func (e *Engine) Stats() map[string]map[string]int64 { return e.metrics.stats() }
+
+// Decoded returns the row changes of mapped tables decoded from the binlog
+// so far (acknowledged or not), and the running stream's rows events by
+// decoder (zero before the stream runs).
+func (e *Engine) Decoded() (int64, binlog.DecodeStats) {
+	var ds binlog.DecodeStats
+	if s := e.running.Load(); s != nil {
+		ds = s.DecodeStats()
+	}
+	return e.metrics.decoded.Load(), ds
+}
 
 // MetricsAddr is the address the HTTP endpoint listens on ("" when off).
 func (e *Engine) MetricsAddr() string {
@@ -424,7 +436,6 @@ func (e *Engine) saveLocked() error {
 
 func (e *Engine) recordDirty(r dirty.Record) error {
 	e.metrics.count(r.Table, OutDirty, 1)
-	e.metrics.dirty.WithLabelValues(r.Table, r.Reason).Inc()
 	return e.dirty.Record(r)
 }
 
@@ -596,6 +607,10 @@ func (e *Engine) statusLoop(ctx context.Context) {
 			if e.metrics.lagKnown.Load() {
 				ev = ev.Dur("lag_s", e.metrics.lagSrc.lag(now).Round(time.Millisecond))
 			}
+			// Which decoder read the mapped tables' rows events: "go_mysql"
+			// above 0 means a column type the own (faster) decoder leaves.
+			rows, ds := e.Decoded()
+			ev = ev.Int64("rows_decoded", rows).Int64("events_own_decoder", ds.Fast).Int64("events_go_mysql", ds.GoMySQL)
 			ev.Msg("status")
 		}
 	}

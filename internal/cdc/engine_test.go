@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/apache/iotdb-client-go/v2/common"
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/rs/zerolog"
 	"go.uber.org/goleak"
@@ -25,6 +24,7 @@ import (
 	"github.com/mysql-iotdb-bridge/bridge/internal/binlog"
 	"github.com/mysql-iotdb-bridge/bridge/internal/checkpoint"
 	"github.com/mysql-iotdb-bridge/bridge/internal/dirty"
+	"github.com/mysql-iotdb-bridge/bridge/internal/ops"
 	"github.com/mysql-iotdb-bridge/bridge/iotdbsink"
 	"github.com/mysql-iotdb-bridge/bridge/mapping"
 )
@@ -76,7 +76,7 @@ func unitEngine(t *testing.T, sink Sink, bs binlogStream) *Engine {
 	if err != nil {
 		t.Fatal(err)
 	}
-	e, err := New(Options{Config: cfg, Wiring: nopWiring{}, Registry: prometheus.NewRegistry(), Log: zerolog.Nop(),
+	e, err := New(Options{Config: cfg, Wiring: nopWiring{}, Registry: ops.NewRegistry("cdc"), Log: zerolog.Nop(),
 		StatusEvery: time.Hour, RestartInitial: 5 * time.Millisecond, RestartMax: 20 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)

@@ -21,7 +21,7 @@ func (e *Engine) SetSavedHook(fn func(binlog.Position)) { e.savedHook = fn }
 func (e *Engine) SetCaughtUpWait(d time.Duration) { e.opts.CaughtUpWait = d }
 
 // Registry is the engine's metrics registry.
-func (e *Engine) Registry() *prometheus.Registry { return e.metrics.reg }
+func (e *Engine) Registry() *prometheus.Registry { return e.metrics.reg.Registry }
 
 // Outcomes lists the row outcomes.
 var Outcomes = outcomes

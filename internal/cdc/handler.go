@@ -252,13 +252,11 @@ func (h *handler) OnRows(ctx context.Context, ev *binlog.RowsEvent) error {
 		return err
 	}
 	h.inTx = true
-	action := ev.Action.String()
-	e.metrics.events.WithLabelValues(t.name, action).Inc()
 	n := len(ev.Rows)
 	if ev.Action == binlog.ActionUpdate {
 		n /= 2
 	}
-	e.metrics.decoded.WithLabelValues(t.name, action).Add(float64(n))
+	e.metrics.decoded.Add(int64(n))
 	if len(ev.Rows) == 0 {
 		return nil
 	}

@@ -13,12 +13,12 @@ import (
 	"testing"
 	"time"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/mysql-iotdb-bridge/bridge/config"
 	"github.com/mysql-iotdb-bridge/bridge/internal/cdc"
 	"github.com/mysql-iotdb-bridge/bridge/internal/checkpoint"
+	"github.com/mysql-iotdb-bridge/bridge/internal/ops"
 	"github.com/mysql-iotdb-bridge/bridge/internal/testenv"
 	"github.com/mysql-iotdb-bridge/bridge/internal/wire"
 	"github.com/mysql-iotdb-bridge/bridge/iotdbtest"
@@ -160,7 +160,7 @@ func (f *fixture) run() *runner {
 func (f *fixture) runWith(cfg *config.Config, setup ...func(*cdc.Engine)) *runner {
 	f.t.Helper()
 	log := zerolog.New(zerolog.ConsoleWriter{Out: f.logw, NoColor: true, TimeFormat: "15:04:05.000"}).Level(zerolog.DebugLevel).With().Timestamp().Logger()
-	e, err := wire.NewCDC(cfg, log, cdc.Options{Registry: prometheus.NewRegistry(), StatusEvery: time.Second,
+	e, err := wire.NewCDC(cfg, log, cdc.Options{Registry: ops.NewRegistry("cdc"), StatusEvery: time.Second,
 		RestartInitial: 50 * time.Millisecond, RestartMax: 500 * time.Millisecond})
 	if err != nil {
 		f.t.Fatal(err)

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rs/zerolog"
 
 	"github.com/mysql-iotdb-bridge/bridge/internal/backfill"
@@ -17,7 +16,7 @@ import (
 	"github.com/mysql-iotdb-bridge/bridge/internal/ops"
 )
 
-// Row outcomes: the values of the outcome label of bridge_cdc_rows_total and
+// Row outcomes: the values of the outcome label of mysql_iotdb_bridge_cdc_rows_total and
 // the keys of Stats. They are counted once IoTDB acknowledged the write or
 // delete (ignored outcomes and dirty rows when decided). update_written
 // counts every after-image written; update_moved_* and null_cleared are
@@ -38,57 +37,54 @@ const (
 var outcomes = []string{OutInsertWritten, OutUpdateWritten, OutUpdateIgnored, OutUpdateMovedDelete,
 	OutUpdateMovedKept, OutNullCleared, OutDeleteApplied, OutDeleteIgnored, OutDirty, OutNoValues}
 
-// Metric names, for dashboards and the benchmark.
+// Metric names, for dashboards and the benchmark (docs/metrics.md lists
+// every metric of every binary).
 const (
-	MetricEvents          = "bridge_cdc_events_total"                 // {table, action}: binlog rows events of mapped tables
-	MetricRowsDecoded     = "bridge_cdc_rows_decoded_total"           // {table, action}: row changes decoded
-	MetricRows            = "bridge_cdc_rows_total"                   // {table, outcome}: see the Out* constants
-	MetricDirty           = "bridge_cdc_dirty_rows_total"             // {table, reason}
-	MetricLag             = "bridge_cdc_lag_seconds"                  // now - timestamp of the last applied event (0 when caught up)
-	MetricCheckpointTime  = "bridge_cdc_checkpoint_timestamp_seconds" // unix time of the last checkpoint save
-	MetricCheckpointInfo  = "bridge_cdc_checkpoint_info"              // {file, pos, gtid} = 1: the saved position
-	MetricCheckpointPos   = "bridge_cdc_checkpoint_binlog_offset"     // offset of the saved position in its file
-	MetricBatches         = "bridge_cdc_batches_total"                // batches acknowledged by IoTDB
-	MetricBatchOps        = "bridge_cdc_batch_ops"                    // histogram: points + deletions per batch
-	MetricStreamRestarts  = "bridge_cdc_stream_restarts_total"        // stream restarts from the checkpoint after an IoTDB failure
-	MetricBinlogReconnect = "bridge_cdc_binlog_reconnects_total"      // reconnects of the binlog connection
-	MetricBinlogDecoded   = "bridge_cdc_binlog_events_decoded_total"  // {decoder}: rows events by decoder (own, go-mysql, skipped)
-	MetricIoTDBRPC        = ops.MetricIoTDBRPC                        // histogram {op, result}: IoTDB call latency
-	MetricIoTDBRetries    = ops.MetricIoTDBRetries                    // {op, code}
-	MetricIoTDBRejected   = ops.MetricIoTDBRejected                   // {code}
-	MetricStreaming       = "bridge_cdc_streaming"                    // 1 while the binlog stream runs
-	MetricResnapshots     = "bridge_cdc_resnapshots_total"            // state discarded and tables snapshotted again (on_purged: resnapshot)
-	MetricSnapshotting    = "bridge_cdc_snapshot_running"             // 1 while a snapshot runs
-	MetricSnapshotRows    = "bridge_cdc_snapshot_rows_total"          // {table}: rows the snapshots copied (written or dirty)
-	MetricSnapshotEstRows = "bridge_cdc_snapshot_rows_estimated"      // {table}: the running snapshot's estimate of the table's rows (0 when none runs)
+	MetricRows            = ops.Namespace + "_cdc_rows_total"                     // {table, outcome}: see the Out* constants
+	MetricDirty           = ops.MetricDirty                                       // {table, reason}
+	MetricLag             = ops.Namespace + "_cdc_lag_seconds"                    // now - source time of the oldest change not acknowledged (0 when none)
+	MetricCheckpointTime  = ops.Namespace + "_cdc_checkpoint_timestamp_seconds"   // unix time of the last checkpoint save
+	MetricCheckpointFile  = ops.Namespace + "_cdc_checkpoint_binlog_file_number"  // the saved position's binlog file, by its number (binlog.000042: 42)
+	MetricCheckpointPos   = ops.Namespace + "_cdc_checkpoint_binlog_offset_bytes" // offset of the saved position in its file
+	MetricBatches         = ops.Namespace + "_cdc_batches_total"                  // batches acknowledged by IoTDB
+	MetricBatchOps        = ops.Namespace + "_cdc_batch_operations"               // histogram: points + deletions per batch
+	MetricStreamRestarts  = ops.Namespace + "_cdc_stream_restarts_total"          // stream restarts from the checkpoint after an IoTDB failure
+	MetricBinlogReconnect = ops.Namespace + "_cdc_binlog_reconnects_total"        // reconnects of the binlog connection
+	MetricIoTDBRPC        = ops.MetricIoTDBRPC                                    // histogram {op, result}: IoTDB call latency
+	MetricIoTDBRetries    = ops.MetricIoTDBRetries                                // {op, code}
+	MetricIoTDBRejected   = ops.MetricIoTDBRejected                               // {code}
+	MetricStreaming       = ops.Namespace + "_cdc_streaming"                      // 1 while the binlog stream runs
+	MetricResnapshots     = ops.Namespace + "_cdc_resnapshots_total"              // state discarded and tables snapshotted again (on_purged: resnapshot)
+	MetricSnapshotting    = ops.Namespace + "_cdc_snapshot_running"               // 1 while a snapshot runs
+	MetricSnapshotRows    = ops.Namespace + "_cdc_snapshot_rows_total"            // {table}: rows the snapshots copied (written or dirty)
+	MetricSnapshotEstRows = ops.Namespace + "_cdc_snapshot_estimated_rows"        // {table}: the running snapshot's estimate of the table's rows (0 when none runs)
 )
 
 // metrics holds the Prometheus collectors and the plain counters behind
 // Engine.Stats.
 type metrics struct {
-	reg *prometheus.Registry
+	reg *ops.Registry
 
-	events, decoded *prometheus.CounterVec
-	rows            *prometheus.CounterVec
-	dirty           *prometheus.CounterVec
-	lag             prometheus.GaugeFunc
-	ckTime          prometheus.Gauge
-	ckInfo          *prometheus.GaugeVec
-	ckPos           prometheus.Gauge
-	batches         prometheus.Counter
-	batchOps        prometheus.Histogram
-	restarts        prometheus.Counter
-	resnapshots     prometheus.Counter
-	snapshotting    prometheus.Gauge
-	snapRows        *prometheus.CounterVec
-	snapEst         *prometheus.GaugeVec
-	sink            *ops.SinkMetrics // the IoTDB sink's calls, retries and rejections
-	streaming       prometheus.Gauge
+	rows         *prometheus.CounterVec
+	lag          prometheus.GaugeFunc
+	ckTime       prometheus.Gauge
+	ckFile       prometheus.Gauge
+	ckPos        prometheus.Gauge
+	batches      prometheus.Counter
+	batchOps     prometheus.Histogram
+	restarts     prometheus.Counter
+	resnapshots  prometheus.Counter
+	snapshotting prometheus.Gauge
+	snapRows     *prometheus.CounterVec
+	snapEst      *prometheus.GaugeVec
+	sink         *ops.SinkMetrics // the IoTDB sink's calls, retries and rejections
+	streaming    prometheus.Gauge
 
 	mu     sync.Mutex
 	counts map[string]map[string]int64 // table -> outcome -> rows
 
 	written  atomic.Int64 // points + deletions acknowledged, for rows/s
+	decoded  atomic.Int64 // row changes of mapped tables decoded from the binlog
 	lagKnown atomic.Bool
 	lagSrc   lagTracker
 	maxLag   time.Duration // cdc.ready_max_lag: readiness fails above it (0: no bound)
@@ -98,30 +94,26 @@ type metrics struct {
 	snap     map[string]*SnapshotStatus // the running snapshot's progress (nil when none)
 	lastErr  *ErrorStatus
 	ckMu     sync.Mutex
-	ckLabels []string
 	ckAt     time.Time
 	ckPosVal binlog.Position
 }
 
-// newMetrics registers the metrics in reg. stream returns the running
-// binlog streamer (nil before the first), whose reconnect and decoder
-// counters are read at scrape time.
-func newMetrics(reg *prometheus.Registry, stream func() *binlog.Streamer) *metrics {
+// newMetrics registers cdc's metrics in reg (a new one when nil), beside
+// what every binary exports. stream returns the running binlog streamer
+// (nil before the first), whose reconnects are read at scrape time.
+func newMetrics(reg *ops.Registry, stream func() *binlog.Streamer) *metrics {
 	if reg == nil {
-		reg = prometheus.NewRegistry()
+		reg = ops.NewRegistry("cdc")
 	}
-	m := &metrics{reg: reg, counts: map[string]map[string]int64{}}
-	m.events = prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricEvents, Help: "Binlog rows events of mapped tables."}, []string{"table", "action"})
-	m.decoded = prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricRowsDecoded, Help: "Row changes decoded from the binlog."}, []string{"table", "action"})
-	m.rows = prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricRows, Help: "Row changes by outcome."}, []string{"table", "outcome"})
-	m.dirty = prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricDirty, Help: "Rows recorded in the dirty-rows file."}, []string{"table", "reason"})
+	m := &metrics{reg: reg, counts: map[string]map[string]int64{}, sink: reg.Sink}
+	m.rows = prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricRows, Help: "Row changes of the mapped tables by outcome, counted once IoTDB acknowledged them (or when decided: ignored, dirty)."}, []string{"table", "outcome"})
 	m.lag = prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: MetricLag, Help: "Seconds between now and the source time of the oldest change IoTDB has not acknowledged (0 when nothing is pending)."},
 		func() float64 { return m.lagSrc.lag(time.Now()).Seconds() })
 	m.ckTime = prometheus.NewGauge(prometheus.GaugeOpts{Name: MetricCheckpointTime, Help: "Unix time of the last checkpoint save."})
-	m.ckInfo = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: MetricCheckpointInfo, Help: "The saved checkpoint position (value 1)."}, []string{"file", "pos", "gtid"})
-	m.ckPos = prometheus.NewGauge(prometheus.GaugeOpts{Name: MetricCheckpointPos, Help: "Offset of the saved checkpoint in its binlog file."})
+	m.ckFile = prometheus.NewGauge(prometheus.GaugeOpts{Name: MetricCheckpointFile, Help: "Binlog file of the saved checkpoint, by the number in its name (binlog.000042: 42); -1 when the name has none."})
+	m.ckPos = prometheus.NewGauge(prometheus.GaugeOpts{Name: MetricCheckpointPos, Help: "Offset of the saved checkpoint in its binlog file, in bytes."})
 	m.batches = prometheus.NewCounter(prometheus.CounterOpts{Name: MetricBatches, Help: "Batches acknowledged by IoTDB."})
-	m.batchOps = prometheus.NewHistogram(prometheus.HistogramOpts{Name: MetricBatchOps, Help: "Points and deletions per batch.",
+	m.batchOps = prometheus.NewHistogram(prometheus.HistogramOpts{Name: MetricBatchOps, Help: "Points and deletions per acknowledged batch.",
 		Buckets: prometheus.ExponentialBuckets(1, 4, 9)})
 	m.restarts = prometheus.NewCounter(prometheus.CounterOpts{Name: MetricStreamRestarts, Help: "Stream restarts from the checkpoint after an IoTDB failure."})
 	m.resnapshots = prometheus.NewCounter(prometheus.CounterOpts{Name: MetricResnapshots, Help: "Times cdc discarded its state and snapshotted again because the checkpoint's binlog was purged (cdc.on_purged: resnapshot)."})
@@ -129,9 +121,8 @@ func newMetrics(reg *prometheus.Registry, stream func() *binlog.Streamer) *metri
 	m.snapRows = prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricSnapshotRows, Help: "Rows copied by snapshots (written or recorded dirty), by table."}, []string{"table"})
 	m.snapEst = prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: MetricSnapshotEstRows, Help: "Estimated rows of each table the running snapshot copies (from the plan; 0 once it finished)."}, []string{"table"})
 	m.streaming = prometheus.NewGauge(prometheus.GaugeOpts{Name: MetricStreaming, Help: "1 while the binlog stream runs."})
-	reg.MustRegister(m.events, m.decoded, m.rows, m.dirty, m.lag, m.ckTime, m.ckInfo, m.ckPos, m.batches, m.batchOps,
+	reg.MustRegister(m.rows, m.lag, m.ckTime, m.ckFile, m.ckPos, m.batches, m.batchOps,
 		m.restarts, m.resnapshots, m.snapshotting, m.snapRows, m.snapEst, m.streaming)
-	m.sink = ops.NewSinkMetrics(reg)
 	if stream != nil {
 		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: MetricBinlogReconnect, Help: "Reconnects of the binlog connection."},
 			func() float64 {
@@ -140,30 +131,7 @@ func newMetrics(reg *prometheus.Registry, stream func() *binlog.Streamer) *metri
 				}
 				return 0
 			}))
-		// Rows events by decoder: "go-mysql" counts the mapped tables' events
-		// left to go-mysql's slower decoder (a TIME or JSON column, say).
-		for _, d := range []struct {
-			label string
-			get   func(binlog.DecodeStats) int64
-		}{
-			{"own", func(s binlog.DecodeStats) int64 { return s.Fast }},
-			{"go-mysql", func(s binlog.DecodeStats) int64 { return s.GoMySQL }},
-			{"skipped", func(s binlog.DecodeStats) int64 { return s.Skipped }},
-		} {
-			reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: MetricBinlogDecoded,
-				Help:        "Binlog rows events by decoder: own, go-mysql (a type or event kind the own decoder leaves to it), skipped (unmapped tables).",
-				ConstLabels: prometheus.Labels{"decoder": d.label}},
-				func() float64 {
-					if s := stream(); s != nil {
-						return float64(d.get(s.DecodeStats()))
-					}
-					return 0
-				}))
-		}
 	}
-	// Process and Go metrics; ignore a registry that has them already.
-	_ = reg.Register(collectors.NewGoCollector())
-	_ = reg.Register(collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
 
@@ -225,11 +193,7 @@ func (m *metrics) readiness(now time.Time) (bool, string) {
 func (m *metrics) checkpointSaved(pos binlog.Position, at time.Time) {
 	m.ckMu.Lock()
 	defer m.ckMu.Unlock()
-	if m.ckLabels != nil {
-		m.ckInfo.DeleteLabelValues(m.ckLabels...)
-	}
-	m.ckLabels = []string{labelValue(pos.File), strconv.FormatUint(uint64(pos.Pos), 10), labelValue(pos.GTID)}
-	m.ckInfo.WithLabelValues(m.ckLabels...).Set(1)
+	m.ckFile.Set(fileNumber(pos.File))
 	m.ckPos.Set(float64(pos.Pos))
 	m.ckTime.Set(float64(at.UnixNano()) / 1e9)
 	m.ckAt, m.ckPosVal = at, pos
@@ -244,14 +208,14 @@ func (p snapshotProgress) Start(plan *backfill.Plan, _ int64) {
 	defer p.m.snapMu.Unlock()
 	p.m.snap = map[string]*SnapshotStatus{}
 	for _, t := range plan.Tables {
-		p.m.snapEst.WithLabelValues(labelValue(t.Table)).Set(float64(t.EstRows))
-		p.m.snapRows.WithLabelValues(labelValue(t.Table)).Add(0)
+		p.m.snapEst.WithLabelValues(ops.LabelValue(t.Table)).Set(float64(t.EstRows))
+		p.m.snapRows.WithLabelValues(ops.LabelValue(t.Table)).Add(0)
 		p.m.snap[t.Table] = &SnapshotStatus{EstimatedRows: t.EstRows}
 	}
 }
 
-func (p snapshotProgress) Add(table string, rows int64) {
-	p.m.snapRows.WithLabelValues(labelValue(table)).Add(float64(rows))
+func (p snapshotProgress) Add(table string, rows, _ int64) {
+	p.m.snapRows.WithLabelValues(ops.LabelValue(table)).Add(float64(rows))
 	p.m.snapMu.Lock()
 	if s := p.m.snap[table]; s != nil {
 		s.CopiedRows += rows
@@ -334,12 +298,16 @@ func (m *metrics) status(now time.Time) Status {
 	return st
 }
 
-// labelValue makes s safe as a Prometheus label value, which must be valid
-// UTF-8 (the client panics otherwise): a position read from a hand-edited
-// checkpoint or an odd server must never take the process down through a
-// metric.
-func labelValue(s string) string {
-	return strings.ToValidUTF8(s, "\uFFFD")
+// fileNumber is the number a binlog file name ends in (binlog.000042: 42),
+// or -1: the checkpoint's file as a number, so that the position is a pair
+// of gauges rather than a label that makes a new series per checkpoint.
+func fileNumber(name string) float64 {
+	i := strings.LastIndexByte(name, '.')
+	n, err := strconv.ParseUint(name[i+1:], 10, 53)
+	if i < 0 || err != nil {
+		return -1
+	}
+	return float64(n)
 }
 
 func (m *metrics) lastCheckpoint() (binlog.Position, time.Time) {
@@ -353,9 +321,9 @@ func (m *metrics) lastCheckpoint() (binlog.Position, time.Time) {
 type httpServer struct{ s *ops.Server }
 
 func startHTTP(addr string, m *metrics, log zerolog.Logger) (*httpServer, error) {
-	s, err := ops.Start(addr, m.reg, m.readiness, log)
+	s, err := ops.Start(addr, m.reg.Registry, m.readiness, log)
 	if err != nil {
-		return nil, fmt.Errorf("metrics.listen %s: %w", addr, err)
+		return nil, fmt.Errorf("metrics.listen %s: %w (another process may serve there: --metrics-listen gives cdc another address, --metrics-listen off none)", addr, err)
 	}
 	s.Status(func(now time.Time) any { return m.status(now) })
 	return &httpServer{s}, nil

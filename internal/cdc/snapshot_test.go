@@ -169,9 +169,9 @@ func TestIntegrationHTTP(t *testing.T) {
 	}
 	_, body := get("/metrics")
 	for _, want := range []string{
-		`bridge_cdc_rows_total{outcome="insert_written",table="readings"} 10`,
-		cdc.MetricLag, cdc.MetricCheckpointInfo + `{file="binlog.000001"`, cdc.MetricCheckpointTime, cdc.MetricIoTDBRPC + "_bucket",
-		cdc.MetricEvents + `{action="insert",table="readings"} 1`,
+		`mysql_iotdb_bridge_cdc_rows_total{outcome="insert_written",table="readings"} 10`,
+		cdc.MetricLag, cdc.MetricCheckpointFile + " 1", cdc.MetricCheckpointPos, cdc.MetricCheckpointTime, cdc.MetricIoTDBRPC + "_bucket",
+		`mysql_iotdb_bridge_build_info{binary="cdc"`,
 	} {
 		if !strings.Contains(body, want) {
 			t.Errorf("/metrics lacks %q", want)

@@ -7,11 +7,11 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/prometheus/client_golang/prometheus"
 	"github.com/rs/zerolog"
 
 	"github.com/mysql-iotdb-bridge/bridge/config"
 	"github.com/mysql-iotdb-bridge/bridge/internal/cdc"
+	"github.com/mysql-iotdb-bridge/bridge/internal/ops"
 	"github.com/mysql-iotdb-bridge/bridge/internal/wire"
 	"github.com/mysql-iotdb-bridge/bridge/mapping"
 )
@@ -45,7 +45,7 @@ func TestIntegrationStopDuringPreflight(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
 	w := &cancelDuringPreflight{Wiring: wire.New(cfg, zerolog.Nop(), 8), cancel: cancel}
-	e, err := cdc.New(cdc.Options{Config: cfg, Wiring: w, Dirty: w.Dirty(), Registry: prometheus.NewRegistry()})
+	e, err := cdc.New(cdc.Options{Config: cfg, Wiring: w, Dirty: w.Dirty(), Registry: ops.NewRegistry("cdc")})
 	if err != nil {
 		t.Fatal(err)
 	}

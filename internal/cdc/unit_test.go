@@ -2,6 +2,7 @@ package cdc
 
 import (
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -99,16 +100,30 @@ func TestBatchSegments(t *testing.T) {
 	}
 }
 
-// A position whose file name is not valid UTF-8 (a hand-edited checkpoint,
-// an odd server) is shown in the checkpoint metric, not a panic.
-func TestCheckpointMetricInvalidUTF8(t *testing.T) {
+// The checkpoint is two gauges (file number, offset), never a label that
+// makes a series per position; a file name that is not valid UTF-8 or has
+// no number (a hand-edited checkpoint, an odd server) is -1, not a panic.
+func TestCheckpointMetricIsBounded(t *testing.T) {
 	m := newMetrics(nil, nil)
 	m.checkpointSaved(binlog.Position{File: "bin\xff.000001", Pos: 4, GTID: "0-1-\xfe"}, time.Now())
-	m.checkpointSaved(binlog.Position{File: "bin.000002", Pos: 8}, time.Now())
-	if got := testutil.CollectAndCount(m.ckInfo); got != 1 {
-		t.Fatalf("checkpoint info series: %d, want 1 (the old one deleted)", got)
+	if got := testutil.ToFloat64(m.ckFile); got != 1 {
+		t.Fatalf("file number of bin\\xff.000001: %v, want 1", got)
 	}
-	if v := testutil.ToFloat64(m.ckInfo.WithLabelValues("bin.000002", "8", "")); v != 1 {
-		t.Fatalf("checkpoint info for the saved position: %v", v)
+	m.checkpointSaved(binlog.Position{File: "custom-name", Pos: 4}, time.Now())
+	if got := testutil.ToFloat64(m.ckFile); got != -1 {
+		t.Fatalf("file number of custom-name: %v, want -1", got)
+	}
+	m.checkpointSaved(binlog.Position{File: "mysql-bin.000042", Pos: 8}, time.Now())
+	if f, p := testutil.ToFloat64(m.ckFile), testutil.ToFloat64(m.ckPos); f != 42 || p != 8 {
+		t.Fatalf("checkpoint gauges %v/%v, want 42/8", f, p)
+	}
+	mfs, err := m.reg.Gather()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mf := range mfs {
+		if strings.Contains(mf.GetName(), "checkpoint") && len(mf.GetMetric()) != 1 {
+			t.Errorf("%s has %d series after three checkpoints, want 1", mf.GetName(), len(mf.GetMetric()))
+		}
 	}
 }

@@ -72,6 +72,9 @@ type Spec struct {
 	Args        string    // the positional arguments, e.g. "TABLE|PATTERN..."; "" refuses any
 	Config      bool      // register --config (default $BRIDGE_CONFIG, else config.yaml)
 	Logs        bool      // register --log-level and --log-format
+	// Listen names the configuration key of the binary's HTTP endpoint
+	// (e.g. "backfill.listen"): --metrics-listen overrides it.
+	Listen string
 }
 
 // Command is one parsed command line.
@@ -82,6 +85,7 @@ type Command struct {
 	getenv         func(string) string
 
 	config, logLevel, logFormat string
+	listen                      string
 	help, version               bool
 	args                        []string
 }
@@ -109,6 +113,9 @@ func newCommand(s Spec, stdout, stderr io.Writer, getenv func(string) string) *C
 		c.fs.StringVar(&c.logLevel, "log-level", "", "log level: `LEVEL` is one of "+strings.Join(LogLevels, ", ")+" (default: log.level of the configuration, info)")
 		c.fs.StringVar(&c.logFormat, "log-format", "", "log format: `FORMAT` is auto (console on a terminal, JSON lines otherwise), json or console (default: log.format of the configuration, auto)")
 	}
+	if s.Listen != "" {
+		c.fs.StringVar(&c.listen, "metrics-listen", "", "serve /metrics, /healthz, /readyz and /status on `ADDR` (host:port; :port for every interface), or "+ListenOff+" for none (default: "+s.Listen+" of the configuration)")
+	}
 	return c
 }
 
@@ -123,6 +130,12 @@ func (c *Command) LogLevel() string { return c.logLevel }
 
 // LogFormat is --log-format ("" when not given).
 func (c *Command) LogFormat() string { return c.logFormat }
+
+// ListenOff is the --metrics-listen value that serves nothing.
+const ListenOff = "off"
+
+// Listen is --metrics-listen ("" when not given, ListenOff for none).
+func (c *Command) Listen() string { return c.listen }
 
 // Args are the positional arguments (only when Spec.Args allows them).
 func (c *Command) Args() []string { return c.args }

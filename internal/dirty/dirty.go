@@ -71,6 +71,7 @@ type Log struct {
 	cfg     config.DirtyRows
 	out     *jsonl.File
 	skipped atomic.Int64
+	counter atomic.Pointer[func(table, reason string)]
 }
 
 // New returns the log of cfg; the file is created at the first record.
@@ -78,6 +79,10 @@ func New(cfg config.DirtyRows) *Log {
 	cfg = cfg.WithDefaults()
 	return &Log{cfg: cfg, out: jsonl.New(cfg.File)}
 }
+
+// CountWith makes the log call fn for every row it records (the binary's
+// dirty-row metric), whichever engine recorded it.
+func (l *Log) CountWith(fn func(table, reason string)) { l.counter.Store(&fn) }
 
 // Path is the dirty-rows file.
 func (l *Log) Path() string { return l.out.Path() }
@@ -100,6 +105,9 @@ func (l *Log) Record(r Record) error {
 	}
 	if err := l.out.Write(b); err != nil {
 		return fmt.Errorf("dirty-rows file: %w", err)
+	}
+	if fn := l.counter.Load(); fn != nil {
+		(*fn)(r.Table, r.Reason)
 	}
 	what := "table " + r.Table
 	if r.Key != "" {

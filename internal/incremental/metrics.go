@@ -7,63 +7,71 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/rs/zerolog"
 
 	"github.com/mysql-iotdb-bridge/bridge/internal/ops"
 )
 
-// Metric names of cmd/sync's long-running mode.
+// Metric names of cmd/sync's long-running mode (docs/metrics.md lists every
+// metric of every binary).
 const (
-	MetricRuns        = "bridge_sync_runs_total"                     // {result=ok|failed|interrupted}
-	MetricSkipped     = "bridge_sync_runs_skipped_total"             // fire times skipped while a run was still running
-	MetricRunning     = "bridge_sync_running"                        // 1 while a run runs
-	MetricDuration    = "bridge_sync_last_run_duration_seconds"      // of the last run
-	MetricLastSuccess = "bridge_sync_last_success_timestamp_seconds" // unix time the last successful run ended
-	MetricRows        = "bridge_sync_rows_total"                     // {table}: rows read (re-reads of the lookback included)
-	MetricPoints      = "bridge_sync_points_total"                   // {table}: points IoTDB acknowledged
-	MetricDirty       = "bridge_sync_dirty_rows_total"               // {table}
-	MetricLag         = "bridge_sync_lag_seconds"                    // {table}: now - the newest cursor value of the table's last run (time cursors)
+	MetricRuns        = ops.Namespace + "_sync_runs_total"                     // {result=ok|failed|interrupted}
+	MetricSkipped     = ops.Namespace + "_sync_runs_skipped_total"             // fire times skipped while a run was still running
+	MetricRunning     = ops.Namespace + "_sync_running"                        // 1 while a run runs
+	MetricDuration    = ops.Namespace + "_sync_last_run_duration_seconds"      // of the last run
+	MetricLastSuccess = ops.Namespace + "_sync_last_success_timestamp_seconds" // unix time the last successful run ended
+	MetricNextRun     = ops.Namespace + "_sync_next_run_timestamp_seconds"     // unix time of the next scheduled run
+	MetricRows        = ops.Namespace + "_sync_rows_total"                     // {table}: rows read (re-reads of the lookback and first copies included), counted as each run ends
+	MetricPoints      = ops.Namespace + "_sync_points_total"                   // {table}: points IoTDB acknowledged, counted as each run ends
+	MetricDirty       = ops.MetricDirty                                        // {table, reason}
+	MetricLag         = ops.Namespace + "_sync_lag_seconds"                    // {table}: now - the newest cursor value of the table's last run (time cursors)
 )
 
-// Metrics are the Prometheus metrics and the readiness of a schedule.
+// Metrics are the Prometheus metrics, the readiness and the status of a
+// schedule.
 type Metrics struct {
-	Reg  *prometheus.Registry
+	Reg  *ops.Registry
 	Sink *ops.SinkMetrics // for the sink of every run
 
 	runs                     *prometheus.CounterVec
 	skipped                  prometheus.Counter
 	running, duration, lastO prometheus.Gauge
-	rows, points, dirty      *prometheus.CounterVec
+	nextRun                  prometheus.Gauge
+	rows, points             *prometheus.CounterVec
 
 	mu       sync.Mutex
 	newest   map[string]time.Time
+	tables   map[string]*TableStatus
 	started  time.Time
+	next     time.Time
 	inRun    bool
 	finished int
 	lastErr  error
 	lastOK   time.Time
+	lastRun  *RunStatus
+
+	okRuns, failedRuns int
 }
 
-// NewMetrics registers the metrics (and the sink's, the process's and
-// Go's) in a new registry.
-func NewMetrics() *Metrics {
-	reg := prometheus.NewRegistry()
-	m := &Metrics{Reg: reg, newest: map[string]time.Time{}}
+// NewMetrics registers the metrics of sync in reg (a new registry when
+// nil), beside what every binary exports.
+func NewMetrics(reg *ops.Registry) *Metrics {
+	if reg == nil {
+		reg = ops.NewRegistry("sync")
+	}
+	m := &Metrics{Reg: reg, Sink: reg.Sink, newest: map[string]time.Time{}, tables: map[string]*TableStatus{}}
 	m.runs = prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricRuns, Help: "Runs by result."}, []string{"result"})
 	m.skipped = prometheus.NewCounter(prometheus.CounterOpts{Name: MetricSkipped, Help: "Fire times skipped because the previous run was still running."})
 	m.running = prometheus.NewGauge(prometheus.GaugeOpts{Name: MetricRunning, Help: "1 while a run runs."})
-	m.duration = prometheus.NewGauge(prometheus.GaugeOpts{Name: MetricDuration, Help: "Duration of the last run."})
+	m.duration = prometheus.NewGauge(prometheus.GaugeOpts{Name: MetricDuration, Help: "Duration of the last run, in seconds."})
 	m.lastO = prometheus.NewGauge(prometheus.GaugeOpts{Name: MetricLastSuccess, Help: "Unix time the last successful run ended."})
-	m.rows = prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricRows, Help: "Rows read (the lookback's re-reads included)."}, []string{"table"})
-	m.points = prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricPoints, Help: "Points IoTDB acknowledged."}, []string{"table"})
-	m.dirty = prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricDirty, Help: "Rows recorded in the dirty-rows file."}, []string{"table"})
+	m.nextRun = prometheus.NewGauge(prometheus.GaugeOpts{Name: MetricNextRun, Help: "Unix time of the next scheduled run."})
+	m.rows = prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricRows, Help: "Rows read (the lookback's re-reads and first copies included), counted as each run ends."}, []string{"table"})
+	m.points = prometheus.NewCounterVec(prometheus.CounterOpts{Name: MetricPoints, Help: "Points IoTDB acknowledged, counted as each run ends."}, []string{"table"})
 	for _, r := range []string{"ok", "failed", "interrupted"} {
 		m.runs.WithLabelValues(r)
 	}
-	reg.MustRegister(m.runs, m.skipped, m.running, m.duration, m.lastO, m.rows, m.points, m.dirty, lagCollector{m})
-	m.Sink = ops.NewSinkMetrics(reg)
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	reg.MustRegister(m.runs, m.skipped, m.running, m.duration, m.lastO, m.nextRun, m.rows, m.points, lagCollector{m})
 	return m
 }
 
@@ -78,7 +86,7 @@ func (c lagCollector) Collect(ch chan<- prometheus.Metric) {
 	c.m.mu.Lock()
 	defer c.m.mu.Unlock()
 	for table, t := range c.m.newest {
-		ch <- prometheus.MustNewConstMetric(lagDesc, prometheus.GaugeValue, now.Sub(t).Seconds(), table)
+		ch <- prometheus.MustNewConstMetric(lagDesc, prometheus.GaugeValue, now.Sub(t).Seconds(), ops.LabelValue(table))
 	}
 }
 
@@ -100,15 +108,22 @@ func (m *Metrics) runEnded(err error, interrupted bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	m.inRun = false
-	m.duration.Set(time.Since(m.started).Seconds())
+	d := time.Since(m.started)
+	m.duration.Set(d.Seconds())
+	m.lastRun = &RunStatus{Started: m.started.UTC(), DurationSeconds: d.Seconds()}
 	switch {
 	case interrupted && (err == nil || errors.Is(err, ErrInterrupted)):
 		m.runs.WithLabelValues("interrupted").Inc()
+		m.lastRun.Result = "interrupted"
 		return
 	case err != nil:
 		m.runs.WithLabelValues("failed").Inc()
+		m.lastRun.Result, m.lastRun.Error = "failed", err.Error()
+		m.failedRuns++
 	default:
 		m.runs.WithLabelValues("ok").Inc()
+		m.lastRun.Result = "ok"
+		m.okRuns++
 		m.lastOK = time.Now()
 		m.lastO.Set(float64(m.lastOK.UnixNano()) / 1e9)
 	}
@@ -124,13 +139,94 @@ func (m *Metrics) Tables(ts []TableSummary) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	for _, t := range ts {
-		m.rows.WithLabelValues(t.Table).Add(float64(t.RowsRead + t.CopyRows))
-		m.points.WithLabelValues(t.Table).Add(float64(t.PointsWritten))
-		m.dirty.WithLabelValues(t.Table).Add(float64(t.DirtyRows))
+		m.rows.WithLabelValues(ops.LabelValue(t.Table)).Add(float64(t.RowsRead + t.CopyRows))
+		m.points.WithLabelValues(ops.LabelValue(t.Table)).Add(float64(t.PointsWritten))
 		if !t.NewestAt.IsZero() {
 			m.newest[t.Table] = t.NewestAt
 		}
+		st := m.tables[t.Table]
+		if st == nil {
+			st = &TableStatus{}
+			m.tables[t.Table] = st
+		}
+		st.Rows += t.RowsRead + t.CopyRows
+		st.Points += t.PointsWritten
+		st.DirtyRows += t.DirtyRows
+		if t.Newest != "" {
+			st.Newest, st.LagSeconds = t.Newest, t.Lag.Seconds()
+		}
 	}
+}
+
+// scheduled records the time of the next run.
+func (m *Metrics) scheduled(next time.Time) {
+	if m == nil {
+		return
+	}
+	m.nextRun.Set(float64(next.UnixNano()) / 1e9)
+	m.mu.Lock()
+	m.next = next
+	m.mu.Unlock()
+}
+
+// Status is what /status answers (and sync --status prints).
+type Status struct {
+	Phase     string                  `json:"phase"` // waiting (for the next run), running
+	Ready     bool                    `json:"ready"` // /readyz's verdict
+	Detail    string                  `json:"detail"`
+	NextRun   *time.Time              `json:"next_run,omitempty"`
+	LastRun   *RunStatus              `json:"last_run,omitempty"`
+	LastOK    *time.Time              `json:"last_success,omitempty"`
+	RunsOK    int                     `json:"runs_ok"`
+	RunsError int                     `json:"runs_failed"`
+	Tables    map[string]*TableStatus `json:"tables"` // since the process started
+}
+
+// RunStatus is the last finished run.
+type RunStatus struct {
+	Started         time.Time `json:"started"`
+	DurationSeconds float64   `json:"duration_seconds"`
+	Result          string    `json:"result"` // ok, failed, interrupted
+	Error           string    `json:"error,omitempty"`
+}
+
+// TableStatus is one table's counters since the process started, and its
+// newest cursor value.
+type TableStatus struct {
+	Rows       int64   `json:"rows"`
+	Points     int64   `json:"points"`
+	DirtyRows  int64   `json:"dirty_rows"`
+	Newest     string  `json:"newest_cursor,omitempty"`
+	LagSeconds float64 `json:"lag_seconds,omitempty"` // at the end of the run that read Newest
+}
+
+// Status returns the schedule's state at now.
+func (m *Metrics) Status(now time.Time) Status {
+	ok, why := m.Readiness(now)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	st := Status{Phase: "waiting", Ready: ok, Detail: why, Tables: make(map[string]*TableStatus, len(m.tables))}
+	if m.inRun {
+		st.Phase = "running"
+	}
+	if !m.next.IsZero() && !m.inRun {
+		n := m.next.UTC()
+		st.NextRun = &n
+	}
+	if !m.lastOK.IsZero() {
+		t := m.lastOK.UTC()
+		st.LastOK = &t
+	}
+	if m.lastRun != nil {
+		r := *m.lastRun
+		st.LastRun = &r
+	}
+	st.RunsOK, st.RunsError = m.okRuns, m.failedRuns
+	for name, t := range m.tables {
+		c := *t
+		st.Tables[name] = &c
+	}
+	return st
 }
 
 // Readiness is /readyz: ready once a run succeeded and as long as the

@@ -73,6 +73,7 @@ type RunFunc func(ctx context.Context, fire time.Time) error
 func Loop(ctx context.Context, sched Schedule, first time.Time, run RunFunc, m *Metrics, log zerolog.Logger) error {
 	next := first
 	for {
+		m.scheduled(next)
 		if d := next.Sub(timeNow()); d > 0 {
 			log.Info().Time("next_run", next).Msg("waiting for the next run")
 			if !sleep(ctx, d) {

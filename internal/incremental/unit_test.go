@@ -231,7 +231,7 @@ func TestLoop(t *testing.T) {
 		}
 		return nil
 	}
-	m := NewMetrics()
+	m := NewMetrics(nil)
 	err := Loop(context.Background(), Every(anchor, time.Minute), anchor, run, m, zerolog.Nop())
 	if !IsFatal(err) {
 		t.Fatalf("Loop returned %v, want the fatal error", err)
@@ -246,9 +246,9 @@ func TestLoop(t *testing.T) {
 		}
 	}
 	var got struct{ ok, failed, skipped float64 }
-	got.ok = testutilValue(t, m, `bridge_sync_runs_total{result="ok"}`)
-	got.failed = testutilValue(t, m, `bridge_sync_runs_total{result="failed"}`)
-	got.skipped = testutilValue(t, m, `bridge_sync_runs_skipped_total`)
+	got.ok = testutilValue(t, m, `mysql_iotdb_bridge_sync_runs_total{result="ok"}`)
+	got.failed = testutilValue(t, m, `mysql_iotdb_bridge_sync_runs_total{result="failed"}`)
+	got.skipped = testutilValue(t, m, `mysql_iotdb_bridge_sync_runs_skipped_total`)
 	if got.ok != 3 || got.failed != 2 || got.skipped != 2 {
 		t.Errorf("metrics ok %v failed %v skipped %v, want 3, 2, 2", got.ok, got.failed, got.skipped)
 	}

@@ -1,8 +1,9 @@
-// Package ops is what the long-running binaries (cdc, and sync on a
-// schedule) show operators: the HTTP endpoint with /metrics (a Prometheus
-// registry), /healthz (the process runs) and /readyz (the binary's own
-// verdict), and the IoTDB sink's metrics, which both register under the
-// same names.
+// Package ops is what the serving binaries (cdc, sync on a schedule, and
+// backfill while it copies) show operators: the HTTP endpoint with
+// /metrics (a Prometheus registry), /healthz (the process runs), /readyz
+// (the binary's own verdict) and /status, and the metrics every binary
+// exports under the same names (Registry: the build, the IoTDB sink's
+// calls, dirty rows).
 package ops
 
 import (
@@ -92,13 +93,6 @@ func (s *Server) Close() {
 	}
 	<-s.done
 }
-
-// Names of the IoTDB sink's metrics.
-const (
-	MetricIoTDBRPC      = "bridge_iotdb_rpc_duration_seconds"  // histogram {op, result}: IoTDB call latency
-	MetricIoTDBRetries  = "bridge_iotdb_retries_total"         // {op, code}
-	MetricIoTDBRejected = "bridge_iotdb_rejected_points_total" // {code}
-)
 
 // SinkMetrics records the IoTDB sink's calls (it implements
 // iotdbsink.Metrics).

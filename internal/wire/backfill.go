@@ -7,10 +7,14 @@ import (
 	"io"
 	"slices"
 	"strings"
+	"time"
+
+	"github.com/rs/zerolog"
 
 	"github.com/mysql-iotdb-bridge/bridge/config"
 	"github.com/mysql-iotdb-bridge/bridge/internal/backfill"
 	"github.com/mysql-iotdb-bridge/bridge/internal/cli"
+	"github.com/mysql-iotdb-bridge/bridge/internal/ops"
 	"github.com/mysql-iotdb-bridge/bridge/internal/process"
 	"github.com/mysql-iotdb-bridge/bridge/iotdbsink"
 	"github.com/mysql-iotdb-bridge/bridge/mapping"
@@ -34,6 +38,7 @@ type BackfillArgs struct {
 	LogLevel  string // debug | info | warn | error | "" (the config's)
 	LogFormat string // auto | json | console | "" (the config's)
 	Sample    int    // with DryRun: points shown per table
+	Listen    string // --metrics-listen: replaces backfill.listen ("" = the config's, "off" = none)
 }
 
 // RunBackfill is cmd/backfill: load and check the configuration (exit 2
@@ -43,6 +48,10 @@ func RunBackfill(ctx context.Context, a BackfillArgs, stdout, stderr io.Writer) 
 	cfg, code := loadConfigFlags(a.Config, a.LogLevel, a.LogFormat, stderr, "")
 	if cfg == nil {
 		return code
+	}
+	if err := BackfillEndpoint.apply(cfg, a.Listen); err != nil {
+		fmt.Fprintln(stderr, "backfill:", err)
+		return ExitUsage
 	}
 	var shard backfill.Shard
 	if a.Shard != "" {
@@ -68,8 +77,17 @@ func RunBackfill(ctx context.Context, a BackfillArgs, stdout, stderr io.Writer) 
 	log := process.NewLogger(cfg.Log, a.LogFormat, stderr)
 	w := New(cfg, log, cfg.Backfill.Readers+2)
 	defer w.Close()
+	var mets *backfillMetrics
+	if addr := cfg.Backfill.Listen; addr != "" && !a.DryRun {
+		var err error
+		if mets, err = serveBackfill(addr, w, log); err != nil {
+			fmt.Fprintln(stderr, BackfillEndpoint.listenError(addr, err))
+			return ExitUsage
+		}
+		defer mets.srv.Close()
+	}
 
-	code, err := copyTables(ctx, w, a, shard, stdout, stderr)
+	code, err := copyTables(ctx, w, a, shard, mets, stdout, stderr)
 	if err != nil {
 		if errors.Is(err, backfill.ErrInterrupted) {
 			fmt.Fprintln(stderr, "interrupted, resume by running again")
@@ -80,7 +98,28 @@ func RunBackfill(ctx context.Context, a BackfillArgs, stdout, stderr io.Writer) 
 	return code
 }
 
-func copyTables(ctx context.Context, w *Wiring, a BackfillArgs, shard backfill.Shard, stdout, stderr io.Writer) (int, error) {
+// backfillMetrics is backfill's HTTP endpoint (backfill.listen): the run's
+// progress as metrics and /status, beside the sink's and the dirty rows'.
+type backfillMetrics struct {
+	reg *ops.Registry
+	run *backfill.Metrics
+	srv *ops.Server
+}
+
+func serveBackfill(addr string, w *Wiring, log zerolog.Logger) (*backfillMetrics, error) {
+	m := &backfillMetrics{reg: ops.NewRegistry("backfill")}
+	m.run = backfill.NewMetrics(m.reg)
+	w.Dirty().CountWith(m.reg.Dirty)
+	srv, err := ops.Start(addr, m.reg.Registry, m.run.Readiness, log.With().Str("component", "backfill").Logger())
+	if err != nil {
+		return nil, err
+	}
+	srv.Status(func(now time.Time) any { return m.run.Status(now) })
+	m.srv = srv
+	return m, nil
+}
+
+func copyTables(ctx context.Context, w *Wiring, a BackfillArgs, shard backfill.Shard, mets *backfillMetrics, stdout, stderr io.Writer) (int, error) {
 	cfg, log := w.cfg, w.log
 	if _, _, err := w.OpenSource(ctx); err != nil {
 		return setupFailed(ctx, err)
@@ -88,9 +127,13 @@ func copyTables(ctx context.Context, w *Wiring, a BackfillArgs, shard backfill.S
 	// A dry run opens one IoTDB session that writes nothing, to say whether
 	// the run could write; it compiles for the precision it learns there.
 	var probe *iotdbsink.ProbeResult
+	var sinkMetrics iotdbsink.Metrics
+	if mets != nil {
+		sinkMetrics = mets.reg.Sink
+	}
 	if a.DryRun {
 		probe = w.probeSink(ctx)
-	} else if err := w.openSink(ctx, nil); err != nil {
+	} else if err := w.openSink(ctx, sinkMetrics); err != nil {
 		return setupFailed(ctx, err)
 	}
 	mappers, err := w.CompileAll(ctx)
@@ -113,6 +156,9 @@ func copyTables(ctx context.Context, w *Wiring, a BackfillArgs, shard backfill.S
 		opts.Progress = backfill.NewTerminalProgress(stderr)
 	} else {
 		opts.Progress = &backfill.LogProgress{Log: log.With().Str("component", "backfill").Logger()}
+	}
+	if mets != nil {
+		opts.Progress = backfill.Tee(opts.Progress, mets.run)
 	}
 	log.Info().Str("component", "backfill").Str("version", cli.Info().Version).Str("config", cfg.Path).Int("tables", len(opts.Tables)).Str("shard", shard.String()).
 		Str("mysql", cfg.MySQL.Addr()).Strs("iotdb", cfg.IoTDB.Nodes).Str("precision", w.Precision()).Msg("backfill starting")

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net"
-	"net/http"
 	"os"
 	"strings"
 	"time"
@@ -28,6 +26,7 @@ type CDCArgs struct {
 	Reset     bool   // remove every piece of cdc state (checkpoint, snapshot state) and exit
 	LogLevel  string // debug | info | warn | error | "" (the config's)
 	LogFormat string // auto | json | console | "" (the config's)
+	Listen    string // --metrics-listen: replaces metrics.listen ("" = the config's, "off" = none)
 }
 
 // NewCDC builds the cdc engine of cfg on its wiring; opts carries the
@@ -51,6 +50,10 @@ func RunCDC(ctx context.Context, a CDCArgs, stdout, stderr io.Writer) int {
 	cfg, code := loadConfigFlags(a.Config, a.LogLevel, a.LogFormat, stderr, "cdc: ")
 	if cfg == nil {
 		return code
+	}
+	if err := CDCEndpoint.apply(cfg, a.Listen); err != nil {
+		fmt.Fprintln(stderr, "cdc:", err)
+		return ExitUsage
 	}
 	cp := cfg.CDC.Checkpoint.Path
 	if a.Reset {
@@ -116,24 +119,6 @@ func RunCDC(ctx context.Context, a CDCArgs, stdout, stderr io.Writer) int {
 	return ExitOK
 }
 
-// Healthcheck GETs url and returns ExitOK on 200: the image's HEALTHCHECK
-// (the image has no curl).
-func Healthcheck(url string, stderr io.Writer) int {
-	c := &http.Client{Timeout: 5 * time.Second}
-	resp, err := c.Get(url)
-	if err != nil {
-		fmt.Fprintln(stderr, "unhealthy:", err)
-		return ExitFailed
-	}
-	defer resp.Body.Close()
-	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, 1<<16))
-	if resp.StatusCode != http.StatusOK {
-		fmt.Fprintln(stderr, "unhealthy:", resp.Status)
-		return ExitFailed
-	}
-	return ExitOK
-}
-
 // errorLine is the one line printed for a fatal error, prefixed "cdc: " once
 // (engine errors may already carry it).
 func errorLine(err error) string {
@@ -142,41 +127,4 @@ func errorLine(err error) string {
 		msg = "cdc: " + msg
 	}
 	return msg
-}
-
-// Status is cdc --status: it asks the running cdc of the configuration at
-// path for /status (on metrics.listen; an address of every interface is
-// asked on loopback) and prints the answer. 0 when it answered, 1 when no
-// cdc answered, 2 for a configuration without a metrics address.
-func Status(path string, stdout, stderr io.Writer) int {
-	cfg, code := loadConfigFlags(path, "", "", stderr, "cdc: ")
-	if cfg == nil {
-		return code
-	}
-	if cfg.Metrics.Listen == "" {
-		fmt.Fprintln(stderr, "cdc: --status: metrics.listen is empty in", path, "(the status is served there)")
-		return ExitUsage
-	}
-	host, port, err := net.SplitHostPort(cfg.Metrics.Listen)
-	if err != nil {
-		fmt.Fprintf(stderr, "cdc: --status: metrics.listen %q: %v\n", cfg.Metrics.Listen, err)
-		return ExitUsage
-	}
-	if ip := net.ParseIP(host); host == "" || ip != nil && ip.IsUnspecified() {
-		host = "127.0.0.1"
-	}
-	url := "http://" + net.JoinHostPort(host, port) + "/status"
-	c := &http.Client{Timeout: 5 * time.Second}
-	resp, err := c.Get(url)
-	if err != nil {
-		fmt.Fprintf(stderr, "cdc: --status: no cdc answered at %s: %v\n", url, err)
-		return ExitFailed
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		fmt.Fprintf(stderr, "cdc: --status: %s answered %s\n", url, resp.Status)
-		return ExitFailed
-	}
-	_, _ = io.Copy(stdout, io.LimitReader(resp.Body, 4<<20))
-	return ExitOK
 }

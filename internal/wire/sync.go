@@ -37,6 +37,8 @@ type SyncArgs struct {
 	From   string        // with To: copy the rows whose time lies in [From, To)
 	To     string        //
 	Window time.Duration // each run copies [fire - Window, fire)
+
+	Listen string // --metrics-listen: replaces sync.listen ("" = the config's, "off" = none)
 }
 
 // Sync modes.
@@ -71,6 +73,10 @@ func RunSync(ctx context.Context, a SyncArgs, stdout, stderr io.Writer) int {
 		return code
 	}
 	j := &syncJob{cfg: cfg, a: a, stdout: stdout}
+	if err := SyncEndpoint.apply(cfg, a.Listen); err != nil {
+		fmt.Fprintf(stderr, "sync: %v\n", err)
+		return ExitUsage
+	}
 	if err := j.check(); err != nil {
 		fmt.Fprintf(stderr, "sync: %v\n", err)
 		return ExitUsage
@@ -205,14 +211,15 @@ func (e everyFrom) Next(t time.Time) time.Time { return t.Add(e.d) }
 // schedule runs on the schedule until ctx ends, serving /metrics, /healthz
 // and /readyz meanwhile.
 func (j *syncJob) schedule(ctx context.Context, stderr io.Writer) int {
-	j.mets = incremental.NewMetrics()
+	j.mets = incremental.NewMetrics(nil)
 	j.sink = j.mets.Sink
 	if l := j.cfg.Sync.Listen; l != "" {
-		srv, err := ops.Start(l, j.mets.Reg, j.mets.Readiness, j.log.With().Str("component", "sync").Logger())
+		srv, err := ops.Start(l, j.mets.Reg.Registry, j.mets.Readiness, j.log.With().Str("component", "sync").Logger())
 		if err != nil {
-			fmt.Fprintf(stderr, "sync: sync.listen %s: %v\n", l, err)
+			fmt.Fprintln(stderr, SyncEndpoint.listenError(l, err))
 			return ExitFailed
 		}
+		srv.Status(func(now time.Time) any { return j.mets.Status(now) })
 		defer srv.Close()
 	}
 	now := time.Now()
@@ -253,6 +260,9 @@ func (j *syncJob) runOnce(ctx context.Context, fire time.Time) ([]incremental.Ta
 	cfg := j.cfg
 	w := New(cfg, j.log, cfg.Backfill.Readers+2)
 	defer w.Close()
+	if j.mets != nil {
+		w.Dirty().CountWith(j.mets.Reg.Dirty)
+	}
 	if _, _, err := w.OpenSource(ctx); err != nil {
 		return nil, err
 	}
