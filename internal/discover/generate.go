@@ -356,13 +356,13 @@ func (g *generator) measurement(b *strings.Builder, c *column, rowID bool) {
 		note += "; bytes as they are"
 	}
 	if c.info.Text && c.sampled && g.smp.rows >= 20 && c.distinct <= 32 && c.distinct*10 <= g.smp.rows {
-		note += fmt.Sprintf("; %d distinct values in the sample: a tag?", c.distinct)
+		note += fmt.Sprintf("; %s in the sample: a tag?", cli.Count(c.distinct, "distinct value"))
 		where := "the device template"
 		if g.o.Model == config.ModelTable {
 			where = "tags"
 		}
-		g.warnf("column %s has %d distinct values in %s: if it names a device, a place or a kind rather than a reading, "+
-			"move it into %s", c.c.Name, c.distinct, cli.Count(g.smp.rows, "sampled row"), where)
+		g.warnf("column %s has %s in %s: if it names a device, a place or a kind rather than a reading, "+
+			"move it into %s", c.c.Name, cli.Count(c.distinct, "distinct value"), cli.Count(g.smp.rows, "sampled row"), where)
 	}
 	fmt.Fprintf(b, "  - %-42s # %s\n", entry, note)
 }

@@ -124,8 +124,8 @@ func RunDiscover(ctx context.Context, a DiscoverArgs, stdout, stderr io.Writer) 
 			fmt.Fprintf(stderr, "discover: the written mappings do not load or compile: %v\n", err)
 			return ExitFailed
 		}
-		fmt.Fprintf(stdout, "checked: the written %s load and compile against the live tables; next: backfill --config %s --dry-run\n",
-			plural(len(written), "mapping", "mappings"), cfg.Path)
+		fmt.Fprintf(stdout, "checked: the written %s against the live tables; next: backfill --config %s --dry-run\n",
+			plural(len(written), "mapping loads and compiles", "mappings load and compile"), cfg.Path)
 	}
 	if failed {
 		return ExitFailed
