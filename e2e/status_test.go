@@ -51,9 +51,9 @@ func TestIntegrationCDCStatusFlag(t *testing.T) {
 	if i := strings.Index(out, "{"); code != 0 || i < 0 || json.Unmarshal([]byte(out[i:]), &st) != nil {
 		t.Fatalf("cdc --status: exit %d\n%s", code, out)
 	}
-	if st.Phase != "streaming" || !st.Ready || st.Checkpoint == nil || st.Checkpoint.Position == "" ||
+	if st.Phase != "caught_up" || !st.Ready || st.Checkpoint == nil || st.Checkpoint.Position == "" ||
 		st.Tables["big"][cdc.OutInsertWritten] != 7 {
-		t.Fatalf("status while streaming: %+v (tables %v); want streaming, ready, a checkpoint and 7 inserts of big", st, st.Tables)
+		t.Fatalf("status once caught up: %+v (tables %v); want caught_up, ready, a checkpoint and 7 inserts of big", st, st.Tables)
 	}
 	if code := p.terminate(time.Minute); code != 0 {
 		t.Fatalf("cdc exited %d; log:\n%s", code, p.tail(30))

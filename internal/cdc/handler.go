@@ -262,6 +262,7 @@ func (h *handler) OnRows(ctx context.Context, ev *binlog.RowsEvent) error {
 	}
 	em := &eventMeta{table: t.name, mapper: mp, action: ev.Action, pos: ev.Pos, gtid: ev.GTID}
 	h.touch(ev.Timestamp)
+	e.metrics.atEnd.Store(false)
 	e.metrics.lagSrc.rowSeen(ev.Timestamp)
 	rows := ev.Rows
 
@@ -535,6 +536,7 @@ func (h *handler) OnHeartbeat(ctx context.Context, pos binlog.Position) error {
 // OnCaughtUp flushes at once so a quiet source sees its rows in
 // milliseconds, not after the batch interval.
 func (h *handler) OnCaughtUp(ctx context.Context) error {
+	h.e.metrics.atEnd.Store(true)
 	h.pending.caughtUp = true
 	if h.pending.empty() {
 		h.e.metrics.lagIsKnown()

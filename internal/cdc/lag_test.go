@@ -66,3 +66,32 @@ func TestReadiness(t *testing.T) {
 		t.Fatalf("IoTDB failing: ready (%q)", why)
 	}
 }
+
+// /status's phase: streaming while changes wait for IoTDB or the binlog is
+// being read, caught_up at the end of the binlog with nothing pending,
+// failing while IoTDB refuses writes.
+func TestStatusPhase(t *testing.T) {
+	m := newMetrics(nil, nil)
+	now := time.Now()
+	if p := m.status(now).Phase; p != "connecting" {
+		t.Fatalf("before the stream: %q", p)
+	}
+	m.running.Store(true)
+	m.lagIsKnown()
+	if p := m.status(now).Phase; p != "streaming" {
+		t.Fatalf("streaming, the end of the binlog not reached: %q", p)
+	}
+	m.atEnd.Store(true)
+	if p := m.status(now).Phase; p != "caught_up" {
+		t.Fatalf("at the end of the binlog, nothing pending: %q", p)
+	}
+	m.lagSrc.rowSeen(uint32(now.Add(-time.Minute).Unix()))
+	if p := m.status(now).Phase; p != "streaming" {
+		t.Fatalf("a change not acknowledged yet: %q", p)
+	}
+	m.lagSrc.handedOver()
+	m.lagSrc.failed()
+	if p := m.status(now.Add(time.Second)).Phase; p != "failing" {
+		t.Fatalf("IoTDB failing: %q", p)
+	}
+}

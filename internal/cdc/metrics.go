@@ -86,6 +86,7 @@ type metrics struct {
 	written  atomic.Int64 // points + deletions acknowledged, for rows/s
 	decoded  atomic.Int64 // row changes of mapped tables decoded from the binlog
 	lagKnown atomic.Bool
+	atEnd    atomic.Bool // the stream reached the end of the binlog and no mapped change came since
 	lagSrc   lagTracker
 	maxLag   time.Duration // cdc.ready_max_lag: readiness fails above it (0: no bound)
 	phase    atomic.Value  // string: what the engine is doing (connecting, snapshot, streaming)
@@ -232,7 +233,7 @@ func (p snapshotProgress) Finish() {
 
 // Status is what /status answers (and cdc --status prints).
 type Status struct {
-	Phase           string                      `json:"phase"` // connecting, snapshot, streaming, failing
+	Phase           string                      `json:"phase"` // connecting, snapshot, streaming, caught_up, failing
 	Detail          string                      `json:"detail"`
 	Ready           bool                        `json:"ready"` // /readyz's verdict
 	LagSeconds      float64                     `json:"lag_seconds"`
@@ -275,8 +276,12 @@ func (m *metrics) status(now time.Time) Status {
 	switch failing := m.lagSrc.failingFor(now); {
 	case m.running.Load() && failing > 0:
 		st.Phase, st.IoTDBFailingFor = "failing", failing.Seconds()
+	case m.running.Load() && m.atEnd.Load() && st.LagSeconds == 0:
+		// At the end of the binlog with every change IoTDB has seen
+		// acknowledged: what the source committed is in IoTDB.
+		st.Phase = "caught_up"
 	case m.running.Load():
-		st.Phase = "streaming"
+		st.Phase = "streaming" // reading a backlog, or changes not acknowledged yet
 	case strings.HasPrefix(phase, "snapshot"):
 		st.Phase = "snapshot"
 	default:
