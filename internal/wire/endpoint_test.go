@@ -13,24 +13,29 @@ import (
 	"github.com/mysql-iotdb-bridge/bridge/config"
 )
 
-// endpointConfig writes a configuration whose backfill, cdc and sync serve
-// on the given addresses ("" for none).
-func endpointConfig(t *testing.T, backfillAddr, cdcAddr, syncAddr string) string {
+// unreachableConfig writes a configuration whose MySQL and IoTDB accept
+// nothing (port 1), one mapped table, and tail (more sections); it returns
+// its path.
+func unreachableConfig(t *testing.T, tail string) string {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "config.yaml")
-	cfg := fmt.Sprintf(`mysql: {host: 127.0.0.1, port: 1, user: bridge, database: factory, server_id: 5401, tables: [{name: readings}]}
+	cfg := `mysql: {host: 127.0.0.1, port: 1, user: bridge, database: factory, server_id: 5401, tables: [{name: readings}]}
 iotdb:
   nodes: ["127.0.0.1:1"]
   mappings:
     - {table: readings, device: "root.factory.${dev}", time: {column: ts}, measurements: [{column: temp}]}
-backfill: {listen: %q}
-metrics: {listen: %q}
-sync: {listen: %q}
-`, backfillAddr, cdcAddr, syncAddr)
+` + tail
 	if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return path
+}
+
+// endpointConfig writes a configuration whose backfill, cdc and sync serve
+// on the given addresses ("" for none).
+func endpointConfig(t *testing.T, backfillAddr, cdcAddr, syncAddr string) string {
+	t.Helper()
+	return unreachableConfig(t, fmt.Sprintf("backfill: {listen: %q}\nmetrics: {listen: %q}\nsync: {listen: %q}\n", backfillAddr, cdcAddr, syncAddr))
 }
 
 // --status asks the binary's own endpoint: its key, or --metrics-listen;

@@ -36,20 +36,11 @@ func TestStateDirectoryNotWritable(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			path := filepath.Join(t.TempDir(), "config.yaml")
-			cfg := fmt.Sprintf(`mysql: {host: 127.0.0.1, port: 1, user: bridge, database: factory, server_id: 5401, tables: [{name: readings}]}
-iotdb:
-  nodes: ["127.0.0.1:1"]
-  mappings:
-    - {table: readings, device: "root.factory.${dev}", time: {column: ts}, measurements: [{column: temp}]}
-backfill: {state: %s}
+			path := unreachableConfig(t, fmt.Sprintf(`backfill: {state: %s}
 cdc: {checkpoint: {path: %s}}
 dirty_rows: {file: %s}
 metrics: {listen: ""}
-`, c.backfill, c.checkpoint, filepath.Join(c.dirtyAt, "dirty.jsonl"))
-			if err := os.WriteFile(path, []byte(cfg), 0o600); err != nil {
-				t.Fatal(err)
-			}
+`, c.backfill, c.checkpoint, filepath.Join(c.dirtyAt, "dirty.jsonl")))
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
 			var out, errb bytes.Buffer
