@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/mysql-iotdb-bridge/bridge/internal/testenv"
+	"github.com/mysql-iotdb-bridge/bridge/internal/verify"
 	"github.com/mysql-iotdb-bridge/bridge/internal/wire"
 	"github.com/mysql-iotdb-bridge/bridge/iotdbtest"
 )
@@ -274,4 +275,55 @@ func TestIntegrationVerifyEmptyIoTDB(t *testing.T) {
 	if got := h.iot.TotalPoints(); got != cells {
 		t.Fatalf("IoTDB holds %d points after the repair, want %d", got, cells)
 	}
+}
+
+// The coarse pass pushed down to MySQL: devices that differ only in case
+// stay apart (a case-insensitive GROUP BY would merge them, and the
+// drill-down would have to settle their buckets), a dirty row makes its
+// bucket's figures differ and the drill-down settles it as equal, and a
+// table whose time zone SQL cannot follow is read row by row instead.
+func TestIntegrationVerifyPushdown(t *testing.T) {
+	h := newHarness(t)
+	h.exec(`CREATE TABLE readings (id INT PRIMARY KEY, site VARCHAR(16) NOT NULL, device_id VARCHAR(16) NOT NULL,
+  created_at DATETIME(3) NOT NULL, temp DOUBLE NULL, hum FLOAT NULL, note VARCHAR(32) NULL, ok TINYINT(1) NULL)`,
+		`INSERT INTO readings VALUES
+  (1,'s1','d1','2024-01-01 00:00:00.000',1.5,2.5,'a',1),
+  (2,'s1','D1','2024-01-01 00:00:00.000',9.5,NULL,'b',0),
+  (3,'s1','d1','2024-01-02 00:00:01.000',3.5,4.5,'c',1),
+  (4,'s1','D1','2024-01-03 00:00:02.000',5.5,6.5,'d',1),
+  (5,'s1','d2','2024-01-03 00:00:03.000',7.5,8.5,'e',2)`,
+		`CREATE TABLE local_readings (id INT PRIMARY KEY, device_id VARCHAR(16) NOT NULL, created_at DATETIME(3) NOT NULL, temp DOUBLE NULL)`,
+		`INSERT INTO local_readings VALUES (1,'d1','2024-03-31 01:30:00',1.5), (2,'d1','2024-03-31 03:30:00',2.5)`)
+	h.writeConfig("tree", "", treeMapping+`    - table: local_readings
+      device: "root.vl.${device_id}"
+      time: {column: created_at, zone: Europe/Berlin}
+      measurements:
+        - {column: temp}
+`)
+	h.backfill()
+	code, rep, r := h.verifyJSON(wire.VerifyArgs{})
+	if code != 0 || !rep.Equal {
+		t.Fatalf("clean copy: exit %d\n%s\n%s", code, r.stdout, tailLines(r.stderr, 20))
+	}
+	byName := map[string]verify.TableReport{}
+	for _, tr := range rep.Tables {
+		byName[tr.Table] = tr
+	}
+	rd, lr := byName["readings"], byName["local_readings"]
+	if rd.Source != "mysql" || rd.RowsRead != 5 || rd.Devices != 3 || rd.SettledBuckets != 1 || rd.DirtyRows != 1 {
+		t.Fatalf("readings: want MySQL's figures, 5 rows, 3 devices, 1 settled bucket (d2's dirty row), 1 dirty row: %+v", rd)
+	}
+	if lr.Source != "rows" || lr.RowsRead != 2 || lr.SourcePoints != 2 {
+		t.Fatalf("local_readings (Europe/Berlin): want the rows read through the mapping: %+v", lr)
+	}
+	if notes := strings.Join(rep.Notes, "\n"); !strings.Contains(notes, "local_readings: the source rows were read through the mapping") || !strings.Contains(notes, "Europe/Berlin") {
+		t.Fatalf("the notes do not say why local_readings was read row by row:\n%s", notes)
+	}
+	// A difference in the case-twin is found in its own device.
+	must(t, h.iot.SetPoint(dev("D1")+".temp", 1704240002000, 0.5))
+	code, rep, r = h.verifyJSON(wire.VerifyArgs{Tables: "readings"})
+	if code != 1 {
+		t.Fatalf("after damage: exit %d\n%s", code, r.stdout)
+	}
+	sameDiffs(t, "case twin", rep, []diffKey{{dev("D1"), 1704240002000, "temp", "value"}}, r)
 }

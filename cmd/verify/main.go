@@ -21,11 +21,15 @@ import (
 var spec = cli.Spec{
 	Name:    "verify",
 	Summary: "prove that IoTDB holds what the mappings say the source holds; --repair what it does not",
-	Usage:   []string{"[--config FILE] [--tables a,b] [--bucket 1d] [--until TIME] [--exact] [--repair] [--json]"},
-	Description: `verify reads the mapped tables with the backfill engine (same plan, pages and mapping, nothing
-written) and folds every point into figures per device, time bucket and measurement: count,
-first and last time and value, sum, min and max. IoTDB computes the same figures with aggregate
-queries (tree model: GROUP BY time ALIGN BY DEVICE; table model: date_bin with GROUP BY, plus
+	Usage:   []string{"[--config FILE] [--tables a,b] [--bucket 1d] [--until TIME] [--exact] [--no-pushdown] [--repair] [--json]"},
+	Description: `verify compares figures per device, time bucket and measurement. On the source side MySQL
+computes them (GROUP BY the device columns and the bucket, in parallel key ranges): the count of
+every measurement, and for numbers sum, min and max (table model: also crc32 sums, true counts,
+time × value sums). A table whose time column SQL cannot read as the mapping does (DATETIME in a
+zone other than UTC, an unsigned epoch) and every table under --exact or --no-pushdown is read
+instead with the backfill engine (same plan, pages and mapping, nothing written), each point
+folded into count, first and last time and value, sum, min and max. IoTDB computes the figures
+with aggregate queries (tree model: GROUP BY time ALIGN BY DEVICE; table model: date_bin with GROUP BY, plus
 sums of times and crc32 fingerprints of the values). Buckets whose figures differ are compared
 point by point:
 missing in IoTDB, extra in IoTDB (a difference under on_delete: delete only), different value,
@@ -62,6 +66,7 @@ func main() {
 	fs.StringVar(&a.Bucket, "bucket", "1d", "bucket `WIDTH`: whole days (1d) or a duration (6h, 15m, 500ms); buckets are aligned to the epoch, UTC")
 	fs.StringVar(&a.Until, "until", "", "compare only points before `TIME`: RFC 3339, a UTC date or date-time, now, or now-<duration> (default: every point)")
 	fs.BoolVar(&a.Exact, "exact", false, "read every point of IoTDB and compare a hash of every (time, value) per bucket instead of aggregates")
+	fs.BoolVar(&a.NoPushdown, "no-pushdown", false, "read the source rows through the mappings instead of asking MySQL for aggregates (slower; adds first/last values and times to the coarse figures)")
 	fs.BoolVar(&a.Repair, "repair", false, "rewrite the differing buckets from the source, delete extras where on_delete: delete, then verify again")
 	fs.BoolVar(&a.JSON, "json", false, "print the report as JSON on stdout")
 	fs.IntVar(&a.Show, "show", 20, "differences listed in the report")

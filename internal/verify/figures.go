@@ -175,12 +175,13 @@ type fig struct {
 	sum, abs   float64 // numeric types: Σ v and Σ |v| (abs bounds the rounding of both sums)
 	min, max   val     // ordered types
 	minT, maxT int64
-	first      val    // the value at minT
-	last       val    // the value at maxT
-	crc        uint64 // Σ crc32(bytes of the value): table model (valueBytes)
-	pair       int64  // Σ (t % pairMod) × (crc32(bytes) % pairMod), or × (b+1) for BOOLEAN: table model
-	trues      int64  // BOOLEAN: values true
-	tsum       int64  // Σ (t % bucket): table model
+	first      val     // the value at minT
+	last       val     // the value at maxT
+	crc        uint64  // Σ crc32(bytes of the value): table model (valueBytes)
+	pair       int64   // Σ (t % pairMod) × (crc32(bytes) % pairMod), or × (b+1) for BOOLEAN: table model
+	trues      int64   // BOOLEAN: values true
+	tsum       int64   // Σ (t % bucket): table model
+	pairf      float64 // FLOAT, DOUBLE: Σ (t % pairMod) × v: table model
 	hash       uint64
 	have       figSet
 }
@@ -198,6 +199,7 @@ const (
 	fPair    // Σ time × value residues: table model, every type but DATE
 	fTrues   // Σ b: table model, BOOLEAN
 	fTimeSum // Σ (t % bucket): table model, every type
+	fPairF   // Σ (t % pairMod) × v: table model, FLOAT and DOUBLE
 	fHash    // exact mode
 )
 
@@ -266,6 +268,9 @@ func (f *fig) add(t int64, v val, typ client.TSDataType, bucket int64, buf []byt
 		f.trues += v.i
 		f.pair += tm * (v.i + 1)
 	}
+	if c == cFloat {
+		f.pairf += float64(tm) * v.f
+	}
 	f.tsum += t % bucket
 	f.hash += pointHash(t, v, c)
 	return buf
@@ -297,6 +302,10 @@ func diffFigs(s, i *fig, typ client.TSDataType, bucket int64) string {
 	c := classOf(typ)
 	var out []string
 	have := i.have
+	if s.have != 0 {
+		// the source's figures came from SQL, which computes fewer
+		have &= s.have | fCount
+	}
 	if have&fCount != 0 && s.n != i.n {
 		return fmt.Sprintf("count %d vs %d", s.n, i.n)
 	}
@@ -344,6 +353,9 @@ func diffFigs(s, i *fig, typ client.TSDataType, bucket int64) string {
 		} else if !sumClose(float64(s.tsum), float64(i.tsum), s.n, math.Abs(float64(s.tsum))) {
 			out = append(out, "sum of times")
 		}
+	}
+	if have&fPairF != 0 && c == cFloat && !sumClose(s.pairf, i.pairf, s.n, pairMod*s.abs) {
+		out = append(out, "sum of time × value")
 	}
 	if have&fHash != 0 && s.hash != i.hash {
 		out = append(out, "hash of (time, value)")

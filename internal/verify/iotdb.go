@@ -335,6 +335,8 @@ func fillFig(f *fig, fn string, colType, typ client.TSDataType, x any) error {
 		f.pair, f.have = int64(asFloat()), f.have|fPair
 	case "trues":
 		f.trues, f.have = int64(asFloat()), f.have|fTrues
+	case "pairf":
+		f.pairf, f.have = asFloat(), f.have|fPairF
 	case "min_value", "min":
 		f.min, err = value()
 		f.have |= fMinMax
@@ -517,6 +519,9 @@ func tableAggItems(c string, t client.TSDataType, bucket int64, noHash bool) (it
 	if crc != "" && !noHash {
 		add("sum("+crc+")", "crc")
 		add(fmt.Sprintf("sum(%s * (%s %% %d))", tm, crc, pairMod), "pair")
+	}
+	if t == client.FLOAT || t == client.DOUBLE {
+		add(fmt.Sprintf("sum(%s * cast(%s AS DOUBLE))", tm, c), "pairf")
 	}
 	if t == client.BOOLEAN {
 		add("sum(cast("+c+" AS INT64))", "trues")

@@ -34,6 +34,9 @@ type Scanner interface {
 type Table struct {
 	Mapper  *mapping.Mapper
 	Mapping *config.Mapping
+	// Where is the table's row filter (mysql.tables[].where), for the
+	// pushed-down pass (the Scanner applies it to the rows it reads).
+	Where string
 }
 
 // tableInfo is what verify derives from a compiled mapping.

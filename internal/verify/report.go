@@ -68,8 +68,17 @@ type TableReport struct {
 	// UnexplainedBuckets differ by their figures while their points,
 	// read one by one, compare equal: IoTDB changed between the reads, or
 	// holds a device verify cannot select point by point (a NULL tag).
-	UnexplainedBuckets int64            `json:"unexplained_buckets"`
-	Differences        map[string]int64 `json:"differences"` // by kind: missing, extra, value, type
+	UnexplainedBuckets int64 `json:"unexplained_buckets"`
+	// Source says where the source's coarse figures came from: "mysql"
+	// (aggregates pushed down to MySQL) or "rows" (the rows read through
+	// the mapping; always so in exact mode).
+	Source string `json:"source"`
+	// SettledBuckets (source "mysql") differed by their figures and were
+	// found equal point by point: rows the mapping refuses or that
+	// collide, which MySQL's figures count. Dirty rows and collisions are
+	// counted only in the buckets drilled into.
+	SettledBuckets int64            `json:"settled_buckets"`
+	Differences    map[string]int64 `json:"differences"` // by kind: missing, extra, value, type
 	// ExtrasAreDifferences is true under on_delete: delete; otherwise
 	// extras are listed but expected (deleted or moved rows stay).
 	ExtrasAreDifferences bool `json:"extras_are_differences"`
@@ -121,6 +130,14 @@ func (r *Report) fill(v *verifier, res *result, sum backfill.Summary) {
 	for _, t := range sum.Tables {
 		scanned[t.Table] = t
 	}
+	for _, t := range res.rowsRead {
+		if s, ok := scanned[t.Table]; ok && s.DirtyRows < t.DirtyRows {
+			// a pushed-down table, read in full by the drill-down: its
+			// dirty rows are known, not only those with a refused device
+			s.DirtyRows = t.DirtyRows
+			scanned[t.Table] = s
+		}
+	}
 	r.Equal = true
 	r.Tables = nil
 	for _, ti := range v.tables {
@@ -138,6 +155,11 @@ func (r *Report) fill(v *verifier, res *result, sum backfill.Summary) {
 			Differences: map[string]int64{}, ExtrasAreDifferences: ti.deletes}
 		if ti.deletes {
 			tr.OnDelete = "delete"
+		}
+		tr.Source = "rows"
+		if v.pushed[ti.idx] {
+			tr.Source = "mysql"
+			tr.SettledBuckets = res.settled[ti.idx]
 		}
 		for k := range res.differ {
 			if k.table == ti.idx {
@@ -172,6 +194,9 @@ func (r *Report) fill(v *verifier, res *result, sum backfill.Summary) {
 		if res.collisions[ti.idx] > 0 {
 			r.Notes = append(r.Notes, fmt.Sprintf("%s: %d compared points have more than one source row (collisions): IoTDB holds one of them, which counts as equal", ti.name, res.collisions[ti.idx]))
 		}
+		if why := v.pushWhy[ti.idx]; why != "" {
+			r.Notes = append(r.Notes, fmt.Sprintf("%s: the source rows were read through the mapping, not aggregated by MySQL: %s", ti.name, why))
+		}
 		if tr.UndrilledBuckets > 0 {
 			r.Notes = append(r.Notes, fmt.Sprintf("%s: %d differing buckets lie beyond the drill-down budget (--max-drill-points) and are not listed point by point; --repair rewrites them too", ti.name, tr.UndrilledBuckets))
 		}
@@ -202,6 +227,15 @@ func (r *Report) fill(v *verifier, res *result, sum backfill.Summary) {
 	}
 	if !v.opts.Exact {
 		r.Notes = append(r.Notes, "coarse mode compares aggregates: "+coarseBlindSpot(v.tables, v.noHash)+"; --exact compares every (time, value)")
+		var pushed []string
+		for _, ti := range v.tables {
+			if v.pushed[ti.idx] {
+				pushed = append(pushed, ti.name)
+			}
+		}
+		if len(pushed) > 0 {
+			r.Notes = append(r.Notes, strings.Join(pushed, ", ")+": the source figures are MySQL's aggregates (count, sum, min, max per measurement; in the table model also crc32 sums of integers and text, true counts and time × value sums), without first/last values or times: in the tree model a text or boolean value changed with its count kept, and in both models a value of a type SQL cannot convert (dates, ENUM, JSON, BIT) changed with its count kept, are seen by --exact or --no-pushdown")
+		}
 	}
 }
 
@@ -294,7 +328,7 @@ func (r *Report) writeText(w io.Writer, title string) {
 	}
 	fmt.Fprintf(w, "%s (%s mode): window [%s, %s), %s; buckets of %s; timestamps in %s\n", title, r.Mode, from, until, bound, win.Bucket, win.Precision)
 	tw := tabwriter.NewWriter(w, 0, 0, 2, ' ', 0)
-	fmt.Fprintln(tw, "table\tmodel\trows read\tdevices\tbuckets\tsource points\tiotdb points\tdiffering buckets\tmissing\textra\tvalue\ttype\tresult")
+	fmt.Fprintln(tw, "table\tmodel\tsource\trows read\tdevices\tbuckets\tsource points\tiotdb points\tdiffering buckets\tmissing\textra\tvalue\ttype\tresult")
 	for _, t := range r.Tables {
 		res := "equal"
 		if !t.Equal {
@@ -304,7 +338,11 @@ func (r *Report) writeText(w io.Writer, title string) {
 		if !t.ExtrasAreDifferences && t.Differences[KindExtra] > 0 {
 			extra += " (kept)"
 		}
-		fmt.Fprintf(tw, "%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%d\t%d\t%s\n", t.Table, t.Model, t.RowsRead, t.Devices, t.Buckets,
+		src := "rows"
+		if t.Source == "mysql" {
+			src = "MySQL aggregates"
+		}
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%d\t%d\t%d\t%d\t%d\t%d\t%d\t%s\t%d\t%d\t%s\n", t.Table, t.Model, src, t.RowsRead, t.Devices, t.Buckets,
 			t.SourcePoints, t.IoTDBPoints, t.DifferingBuckets, t.Differences[KindMissing], extra, t.Differences[KindValue], t.Differences[KindType], res)
 	}
 	tw.Flush()

@@ -25,6 +25,10 @@ type Options struct {
 	Tables  []Table
 	Scanner Scanner
 	Target  Target
+	// Source, when set, takes the coarse pass of every table it can
+	// express in SQL down to MySQL (pushdown.go); the others, and every
+	// table in Exact mode, are read row by row through the Scanner.
+	Source *SQLSource
 	// Precision is the server's timestamp precision (ms, us, ns); Bucket
 	// and Until are in its units.
 	Precision string
@@ -61,6 +65,11 @@ type verifier struct {
 	queryTimeout time.Duration
 	target       Target
 	log          zerolog.Logger
+
+	// pushed: per table, its source figures came from MySQL's aggregates
+	pushed []bool
+	// pushWhy: per table not pushed down (Source set, coarse mode), why
+	pushWhy []string
 
 	badOnce sync.Once
 	badErr  error
@@ -111,16 +120,41 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	start := time.Now()
 	rep := &Report{Mode: v.mode(), Bucket: opts.Bucket, Precision: opts.Precision, Until: opts.Until}
 
-	// 1. The source, folded.
+	// 1. The source: MySQL's aggregates where it can compute them, the
+	// rest folded from the rows.
 	src := newCells()
-	f := &fold{win: v.win, tables: v.bySchema, cells: src, bad: v.bad}
 	scanStart := time.Now()
-	sum, err := v.scan(ctx, "scan", f)
-	if err != nil {
-		return nil, fmt.Errorf("reading the source: %w", err)
+	v.pushed = make([]bool, len(v.tables))
+	v.pushWhy = make([]string, len(v.tables))
+	var sum backfill.Summary
+	if !opts.Exact && opts.Source != nil && opts.Source.DB != nil {
+		for i, ti := range v.tables {
+			ts, ok, err := v.pushTable(ctx, ti, opts.Tables[i], src)
+			if err != nil {
+				return nil, err
+			}
+			if ok {
+				v.pushed[i] = true
+				sum.Tables = append(sum.Tables, ts)
+			}
+		}
 	}
-	if v.badErr != nil {
-		return nil, v.badErr
+	var rest []string
+	for i, ti := range v.tables {
+		if !v.pushed[i] {
+			rest = append(rest, ti.name)
+		}
+	}
+	if len(rest) > 0 {
+		f := &fold{win: v.win, tables: v.bySchema, cells: src, bad: v.bad}
+		scanned, err := v.scan(ctx, "scan", rest, f)
+		if err != nil {
+			return nil, fmt.Errorf("reading the source: %w", err)
+		}
+		if v.badErr != nil {
+			return nil, v.badErr
+		}
+		sum.Tables = append(sum.Tables, scanned.Tables...)
 	}
 	rep.ScanSeconds = time.Since(scanStart).Seconds()
 	rep.scan = sum
@@ -160,21 +194,61 @@ func (v *verifier) bad(err error) {
 	v.badOnce.Do(func() { v.badErr = fmt.Errorf("verify: %w", err) })
 }
 
-func (v *verifier) tableNames() []string {
+// namesOf lists the tables of the keys in want, in configuration order.
+func (v *verifier) namesOf(want map[key]bool) []string {
+	has := make([]bool, len(v.tables))
+	for k := range want {
+		has[k.table] = true
+	}
 	var out []string
-	for _, ti := range v.tables {
-		out = append(out, ti.name)
+	for i, ti := range v.tables {
+		if has[i] {
+			out = append(out, ti.name)
+		}
 	}
 	return out
 }
 
-func (v *verifier) scan(ctx context.Context, phase string, w backfill.PointWriter) (backfill.Summary, error) {
+func (v *verifier) scan(ctx context.Context, phase string, names []string, w backfill.PointWriter) (backfill.Summary, error) {
 	var p backfill.Progress
 	if v.opts.Progress != nil {
 		p = v.opts.Progress(phase)
 	}
-	v.log.Info().Str("phase", phase).Strs("tables", v.tableNames()).Msg("reading the source")
-	return v.opts.Scanner.Scan(ctx, v.tableNames(), w, p)
+	v.log.Info().Str("phase", phase).Strs("tables", names).Msg("reading the source")
+	return v.opts.Scanner.Scan(ctx, names, w, p)
+}
+
+// pushTable runs the pushed-down pass of one table into src. ok is false
+// when the table is to be read row by row instead: its time column has no
+// SQL form, or MySQL refused the query (an epoch that overflows, say).
+func (v *verifier) pushTable(ctx context.Context, ti *tableInfo, t Table, src *cells) (backfill.TableSummary, bool, error) {
+	log := v.log.With().Str("table", ti.name).Logger()
+	q, err := v.newPushQuery(ti, t)
+	if err != nil {
+		log.Info().Str("reason", err.Error()).Msg("coarse pass not pushed down to MySQL: the rows are read through the mapping")
+		v.pushWhy[ti.idx] = err.Error()
+		return backfill.TableSummary{}, false, nil
+	}
+	start := time.Now()
+	got, rows, refused, err := v.push(ctx, q)
+	if err != nil {
+		if ctx.Err() != nil {
+			return backfill.TableSummary{}, false, ctx.Err()
+		}
+		log.Warn().Err(err).Msg("MySQL refused the pushed-down coarse pass: the rows are read through the mapping instead")
+		v.pushWhy[ti.idx] = "MySQL refused the aggregate query: " + err.Error()
+		return backfill.TableSummary{}, false, nil
+	}
+	for k, ce := range got {
+		sh := &src.shards[src.shard(k.dev)]
+		sh.mu.Lock()
+		sh.m[k] = ce
+		sh.mu.Unlock()
+	}
+	d := time.Since(start)
+	log.Info().Int64("rows", rows).Int("buckets", len(got)).Float64("elapsed_s", d.Seconds()).
+		Msg("coarse pass pushed down to MySQL")
+	return backfill.TableSummary{Table: ti.name, RowsRead: rows, DirtyRows: refused, Duration: d}, true, nil
 }
 
 // result is one comparison.
@@ -183,8 +257,10 @@ type result struct {
 	sides       []*iotSide
 	differ      map[key]string // differing buckets and why (the first figure that differs)
 	undrilled   []key
-	unexplained []key  // drilled, figures differ, points equal
-	diffs       []Diff // the first Show, in order
+	unexplained []key                   // drilled, figures differ, points equal
+	rowsRead    []backfill.TableSummary // the drill-down's reading of the source (pushed-down tables: their dirty rows)
+	settled     []int64                 // per table: pushed-down buckets whose figures differed and whose points are equal
+	diffs       []Diff                  // the first Show, in order
 	counts      []map[string]int64
 	extras      []Diff // the extras of deleting mappings (for the repair), drilled buckets
 	collisions  []int64
@@ -216,6 +292,7 @@ func (v *verifier) compare(ctx context.Context, src *cells, keepExtras bool) (*r
 	n := len(v.tables)
 	res.counts = make([]map[string]int64, n)
 	res.collisions = make([]int64, n)
+	res.settled = make([]int64, n)
 	res.iotDevices, res.srcDevices = make([]map[string]bool, n), make([]map[string]bool, n)
 	res.buckets, res.srcPoints, res.iotPoints = make([]int64, n), make([]int64, n), make([]int64, n)
 	for i := range n {
@@ -554,9 +631,13 @@ func (v *verifier) drill(ctx context.Context, res *result, keepExtras bool) erro
 	got := map[key]map[int64]*srcPoint{}
 	if len(srcWant) > 0 {
 		c := &collect{win: v.win, tables: v.bySchema, want: srcWant, got: got, bad: v.bad}
-		if _, err := v.scan(ctx, "drill-down", c); err != nil {
+		ds, err := v.scan(ctx, "drill-down", v.namesOf(srcWant), c)
+		if err != nil {
 			return fmt.Errorf("reading the source for the drill-down: %w", err)
 		}
+		// The drill-down read these tables' rows through the mapping:
+		// its dirty rows and collisions are the whole tables'.
+		res.rowsRead = ds.Tables
 	}
 	// Compare, bucket by bucket in report order.
 	for _, k := range keys {
@@ -564,6 +645,12 @@ func (v *verifier) drill(ctx context.Context, res *result, keepExtras bool) erro
 			continue
 		}
 		if !v.compareBucket(res, k, got[k], iot[k], keepExtras) {
+			if v.pushed[k.table] {
+				// MySQL's figures count what the mapping refuses (dirty
+				// rows, collisions): the points decide, and are equal.
+				res.settled[k.table]++
+				continue
+			}
 			// The figures differed, the points do not: IoTDB changed
 			// between the two reads, or holds what verify cannot read
 			// point by point (a NULL tag). Not equal, but not listed.
@@ -745,7 +832,7 @@ func (v *verifier) repair(ctx context.Context, res *result) (*RepairReport, erro
 	rr.Buckets = int64(len(res.differ))
 	if len(want) > 0 {
 		w := &rewrite{win: v.win, tables: v.bySchema, want: want, sink: v.target}
-		if _, err := v.scan(ctx, "repair", w); err != nil {
+		if _, err := v.scan(ctx, "repair", v.namesOf(want), w); err != nil {
 			return rr, err
 		}
 		rr.Written = w.written

@@ -30,12 +30,15 @@ const (
 
 // VerifyArgs are cmd/verify's flags.
 type VerifyArgs struct {
-	Config         string
-	Tables         string // comma-separated subset of the mapped tables ("" = all)
-	Bucket         string // bucket width: 1d, 6h, 15m, ...
-	Until          string // compare only points before this time ("" = all)
-	Exact          bool
-	Repair         bool
+	Config string
+	Tables string // comma-separated subset of the mapped tables ("" = all)
+	Bucket string // bucket width: 1d, 6h, 15m, ...
+	Until  string // compare only points before this time ("" = all)
+	Exact  bool
+	Repair bool
+	// NoPushdown reads every table's rows through the mapping in the
+	// coarse pass instead of asking MySQL for its aggregates.
+	NoPushdown     bool
 	JSON           bool
 	Show           int
 	MaxDrillPoints int64
@@ -118,7 +121,8 @@ func RunVerify(ctx context.Context, a VerifyArgs, stdout, stderr io.Writer) int 
 
 func verifyTables(ctx context.Context, w *Wiring, a VerifyArgs, bucket time.Duration, until time.Time, stderr io.Writer) (*verify.Report, error) {
 	cfg := w.cfg
-	if _, _, err := w.OpenSource(ctx); err != nil {
+	db, _, err := w.OpenSource(ctx)
+	if err != nil {
 		return nil, err
 	}
 	if err := w.openSink(ctx, nil); err != nil {
@@ -156,7 +160,7 @@ func verifyTables(ctx context.Context, w *Wiring, a VerifyArgs, bucket time.Dura
 			continue
 		}
 		sc.tables[t.Name] = backfill.Table{Config: t, Mapper: mp}
-		tables = append(tables, verify.Table{Mapper: mp, Mapping: m})
+		tables = append(tables, verify.Table{Mapper: mp, Mapping: m, Where: t.Where})
 	}
 	terminal := false
 	if fd, ok := stderr.(interface{ Fd() uintptr }); ok && term.IsTerminal(int(fd.Fd())) {
@@ -170,7 +174,8 @@ func verifyTables(ctx context.Context, w *Wiring, a VerifyArgs, bucket time.Dura
 		Tables: tables, Scanner: sc, Target: target,
 		Precision: prec, Bucket: int64(bucket / unit), Until: untilUnits,
 		Exact: a.Exact, Repair: a.Repair, Show: a.Show, MaxDrillPoints: a.MaxDrillPoints,
-		Log: w.log,
+		Source: &verify.SQLSource{DB: db, Database: cfg.MySQL.Database, Readers: cfg.Backfill.Readers},
+		Log:    w.log,
 		Progress: func(phase string) backfill.Progress {
 			if terminal {
 				return backfill.NewTerminalProgress(stderr)
@@ -180,6 +185,9 @@ func verifyTables(ctx context.Context, w *Wiring, a VerifyArgs, bucket time.Dura
 	}
 	w.log.Info().Str("component", "verify").Str("config", cfg.Path).Int("tables", len(tables)).Str("mode", map[bool]string{false: "coarse", true: "exact"}[a.Exact]).
 		Bool("repair", a.Repair).Str("bucket", verify.FormatBucket(bucket)).Str("precision", prec).Msg("verify starting")
+	if a.NoPushdown {
+		opts.Source = nil
+	}
 	return verify.Run(ctx, opts)
 }
 

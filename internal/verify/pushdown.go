@@ -1,0 +1,541 @@
+package verify
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"math"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/apache/iotdb-client-go/v2/client"
+
+	"github.com/mysql-iotdb-bridge/bridge/mapping"
+)
+
+// The coarse pass pushed down to MySQL. For a table whose time column SQL
+// can express the way the mapping reads it (mapping.SQL), MySQL groups the
+// rows by the device columns and the time bucket and computes, per
+// measurement, the figures that SQL reproduces exactly from the column:
+// the count of non-NULL cells always; for numbers the sum, min and max;
+// in the table model also the crc32 sums of integers and text, the true
+// count of booleans and the time × value residue sums that catch a value
+// moved to another time. Verify reads a few hundred bytes per device and
+// bucket instead of every row, and MySQL skips the conversion.
+//
+// What SQL cannot see the way Map does (a dirty row, a collision after
+// the precision floor, a NULL from zero_date: null) makes the bucket's
+// figures differ from IoTDB's; such a bucket is then drilled into with the
+// rows read through the mapping, point by point, and is equal when its
+// points are (res.settled). The figures SQL does not compute (first and
+// last values and times, the table model's sum of times) are left out of
+// the comparison of these tables (fig.have).
+
+// SQLSource is the MySQL side of the pushed-down pass.
+type SQLSource struct {
+	DB       *sql.DB
+	Database string
+	// Readers is how many queries run at once (default 4); a table with a
+	// single integer primary key is cut into 2 × Readers key ranges.
+	Readers int
+}
+
+// pushQuery is one table's pushed-down query and how to read its answer.
+type pushQuery struct {
+	ti     *tableInfo
+	mp     *mapping.Mapper
+	shape  *mapping.SQLShape
+	sel    string // the SELECT up to WHERE
+	group  string // GROUP BY ... ORDER BY NULL
+	timeEx string
+	where  string // the mapping's table filter (mysql.tables[].where), or ""
+	// per field: the aggregates read, in answer order after the keys
+	aggs [][]aggKind
+	have []figSet
+	nCol int
+}
+
+type aggKind uint8
+
+const (
+	aCount aggKind = iota
+	aSum
+	aMin
+	aMax
+	aCRC
+	aPair
+	aTrues
+	aPairF
+)
+
+const pairModSQL = "65521"
+
+// pushFields decides the figures of each field and their SQL.
+func (q *pushQuery) pushFields(model string) []string {
+	var items []string
+	tm := "(" + q.timeEx + " MOD " + pairModSQL + ")"
+	add := func(fi int, k aggKind, sql string) {
+		q.aggs[fi] = append(q.aggs[fi], k)
+		items = append(items, sql)
+	}
+	for fi, mi := range q.ti.fields {
+		f := q.shape.Fields[mi-q.tagCount()]
+		typ := q.ti.types[fi]
+		c := quoteCol(f.Column)
+		have := fCount
+		add(fi, aCount, "COUNT("+c+")")
+		switch f.Value {
+		case mapping.SQLNumber:
+			have |= fSum | fMinMax
+			add(fi, aSum, "SUM("+c+")")
+			add(fi, aMin, "MIN("+c+")")
+			add(fi, aMax, "MAX("+c+")")
+			if model != "table" {
+				break
+			}
+			switch typ {
+			case client.INT32, client.INT64:
+				crc := intCRC(c, typ)
+				have |= fCRC | fPair
+				add(fi, aCRC, "SUM("+crc+")")
+				add(fi, aPair, "SUM("+tm+" * ("+crc+" MOD "+pairModSQL+"))")
+			case client.FLOAT, client.DOUBLE:
+				have |= fPairF
+				add(fi, aPairF, "SUM("+tm+" * "+c+")")
+			}
+		case mapping.SQLBool:
+			if model == "table" {
+				have |= fTrues | fPair
+				add(fi, aTrues, "SUM("+c+")")
+				add(fi, aPair, "SUM("+tm+" * ("+c+" + 1))")
+			}
+		case mapping.SQLBytes:
+			if model == "table" {
+				crc := "CRC32(" + c + ")"
+				have |= fCRC | fPair
+				add(fi, aCRC, "SUM("+crc+")")
+				add(fi, aPair, "SUM("+tm+" * ("+crc+" MOD "+pairModSQL+"))")
+			}
+		}
+		q.have[fi] = have
+	}
+	return items
+}
+
+// tagCount is how many of the schema's measurements are the table
+// model's tags (they come first; ti.fields index past them).
+func (q *pushQuery) tagCount() int {
+	return len(q.mp.Schema().Measurements) - len(q.shape.Fields)
+}
+
+// intCRC is crc32 of an integer's big-endian bytes (4 for INT32, 8 for
+// INT64), as IoTDB's crc32(to_big_endian_32/64(x)) computes it. HEX of a
+// negative BIGINT is its two's complement.
+func intCRC(c string, t client.TSDataType) string {
+	if t == client.INT32 {
+		return "CRC32(UNHEX(LPAD(HEX(" + c + " & 0xFFFFFFFF), 8, '0')))"
+	}
+	return "CRC32(UNHEX(LPAD(HEX(" + c + "), 16, '0')))"
+}
+
+func quoteCol(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }
+
+func quoteTable(db, t string) string {
+	if db == "" {
+		return quoteCol(t)
+	}
+	return quoteCol(db) + "." + quoteCol(t)
+}
+
+// newPushQuery builds the query of one table, or says why it has none.
+func (v *verifier) newPushQuery(ti *tableInfo, t Table) (*pushQuery, error) {
+	shape, err := t.Mapper.SQL()
+	if err != nil {
+		return nil, err
+	}
+	q := &pushQuery{ti: ti, mp: t.Mapper, shape: shape, timeEx: shape.Time, where: t.Where,
+		aggs: make([][]aggKind, len(ti.fields)), have: make([]figSet, len(ti.fields))}
+	if q.tagCount() < 0 {
+		return nil, errors.New("the mapping's measurements do not match its schema")
+	}
+	var items []string
+	var keys []string
+	for i, e := range shape.DeviceExprs {
+		a := "k" + strconv.Itoa(i)
+		items = append(items, e+" AS "+a)
+		keys = append(keys, a)
+	}
+	items = append(items, mapping.FloorDivSQL(shape.Time, v.win.bucket)+" AS b", "COUNT(*)")
+	keys = append(keys, "b")
+	items = append(items, q.pushFields(ti.model)...)
+	q.nCol = len(items)
+	q.sel = "SELECT " + strings.Join(items, ", ") + " FROM " + quoteTable(v.opts.Source.Database, t.Mapper.Table())
+	q.group = " GROUP BY " + strings.Join(keys, ", ") + " ORDER BY NULL"
+	return q, nil
+}
+
+// keyRanges cuts a table with one integer primary key column into n
+// ranges (WHERE fragments with their arguments); otherwise one range.
+func (v *verifier) keyRanges(ctx context.Context, q *pushQuery, n int) ([]string, [][]any, error) {
+	keys := q.mp.KeyColumns()
+	if len(keys) != 1 || n <= 1 {
+		return []string{"1=1"}, [][]any{nil}, nil
+	}
+	k := quoteCol(keys[0])
+	sqlText := "SELECT MIN(" + k + "), MAX(" + k + ") FROM " + quoteTable(v.opts.Source.Database, q.mp.Table())
+	if q.where != "" {
+		sqlText += " WHERE (" + q.where + ")"
+	}
+	var lo, hi any
+	if err := v.opts.Source.DB.QueryRowContext(ctx, sqlText).Scan(&lo, &hi); err != nil {
+		return nil, nil, err
+	}
+	l, ok1 := lo.(int64)
+	h, ok2 := hi.(int64)
+	if !ok1 || !ok2 || h-l < int64(n) {
+		return []string{"1=1"}, [][]any{nil}, nil
+	}
+	var frags []string
+	var args [][]any
+	width := (h-l)/int64(n) + 1
+	for a := l; a <= h; a += width {
+		b := a + width - 1
+		if b > h || b < a {
+			b = h
+		}
+		frags = append(frags, k+" >= ? AND "+k+" <= ?")
+		args = append(args, []any{a, b})
+		if b == h {
+			break
+		}
+	}
+	return frags, args, nil
+}
+
+// push runs the pushed-down pass of one table into a fresh cell set and
+// returns it with the rows MySQL grouped. An error leaves src untouched
+// (the caller then reads the table's rows instead).
+func (v *verifier) push(ctx context.Context, q *pushQuery) (cells map[key]*cell, rows, refused int64, err error) {
+	readers := v.opts.Source.Readers
+	if readers <= 0 {
+		readers = 4
+	}
+	frags, args, err := v.keyRanges(ctx, q, 2*readers)
+	if err != nil {
+		return nil, 0, 0, err
+	}
+	var (
+		mu    sync.Mutex
+		out   = map[key]*cell{}
+		devMu sync.Mutex
+		devs  = map[string]string{} // raw device key -> rendered device ("": refused)
+	)
+	device := func(vals []any) string {
+		raw := rawKey(vals)
+		devMu.Lock()
+		defer devMu.Unlock()
+		dev, seen := devs[raw]
+		if !seen {
+			d, err := q.mp.DeviceOf(vals)
+			if err != nil {
+				d = "" // rows Map refuses (dirty): absent from IoTDB
+			}
+			dev = d
+			devs[raw] = dev
+		}
+		return dev
+	}
+	// run reads one key range into its own cells, then merges them.
+	run := func(ctx context.Context, sqlText string, a []any) error {
+		local := map[key]*cell{}
+		var n, bad int64
+		err := v.pushRange(ctx, q, sqlText, a, func(vals []any, b, count int64, figs []fig) {
+			n += count
+			dev := device(vals)
+			if dev == "" {
+				bad += count
+				return
+			}
+			k := key{table: q.ti.idx, dev: dev, bucket: b}
+			if ce := local[k]; ce != nil {
+				for fi := range figs {
+					ce.figs[fi].merge(&figs[fi], q.ti.types[fi])
+				}
+			} else {
+				local[k] = &cell{figs: figs}
+			}
+		})
+		if err != nil {
+			return err
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		rows += n
+		refused += bad
+		for k, ce := range local {
+			if o := out[k]; o != nil {
+				for fi := range ce.figs {
+					o.figs[fi].merge(&ce.figs[fi], q.ti.types[fi])
+				}
+			} else {
+				out[k] = ce
+			}
+		}
+		return nil
+	}
+	gctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	var (
+		wg       sync.WaitGroup
+		errOnce  sync.Once
+		firstErr error
+		slots    = make(chan struct{}, readers)
+	)
+	for i := range frags {
+		where := " WHERE " + frags[i]
+		a := append([]any(nil), args[i]...)
+		if q.where != "" {
+			where += " AND (" + q.where + ")"
+		}
+		if v.win.until != math.MaxInt64 {
+			where += " AND " + q.timeEx + " < ?"
+			a = append(a, v.win.until)
+		}
+		sqlText := q.sel + where + q.group
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			slots <- struct{}{}
+			defer func() { <-slots }()
+			if gctx.Err() != nil {
+				return
+			}
+			if err := run(gctx, sqlText, a); err != nil {
+				errOnce.Do(func() { firstErr = err; cancel() })
+			}
+		}()
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return nil, 0, 0, firstErr
+	}
+	if err := ctx.Err(); err != nil {
+		return nil, 0, 0, err
+	}
+	for _, ce := range out {
+		for fi := range ce.figs {
+			ce.figs[fi].bound()
+		}
+	}
+	return out, rows, refused, nil
+}
+
+// rawKey is a map key of the device columns' SQL values.
+func rawKey(vals []any) string {
+	var b strings.Builder
+	for _, x := range vals {
+		fmt.Fprintf(&b, "%T\x00%v\x00", x, x)
+	}
+	return b.String()
+}
+
+// pushRange runs one range's query and hands each group to fn.
+func (v *verifier) pushRange(ctx context.Context, q *pushQuery, sqlText string, args []any,
+	fn func(vals []any, bucket, count int64, figs []fig)) error {
+	// A prepared statement: the answer comes in the binary protocol, so a
+	// FLOAT's MIN arrives as the float32 it is, not as rounded text.
+	stmt, err := v.opts.Source.DB.PrepareContext(ctx, sqlText)
+	if err != nil {
+		return err
+	}
+	defer stmt.Close()
+	rs, err := stmt.QueryContext(ctx, args...)
+	if err != nil {
+		return err
+	}
+	defer rs.Close()
+	nk := len(q.shape.DeviceExprs)
+	dest := make([]any, q.nCol)
+	ptrs := make([]any, q.nCol)
+	for i := range dest {
+		ptrs[i] = &dest[i]
+	}
+	for rs.Next() {
+		if err := rs.Scan(ptrs...); err != nil {
+			return err
+		}
+		vals := make([]any, nk)
+		for i := range nk {
+			if b, ok := dest[i].([]byte); ok {
+				dest[i] = append([]byte(nil), b...)
+			}
+			vals[i] = dest[i]
+		}
+		b, ok1 := asInt64(dest[nk])
+		count, ok2 := asInt64(dest[nk+1])
+		if !ok1 || !ok2 {
+			continue // a NULL time: dirty rows, absent from IoTDB
+		}
+		figs := make([]fig, len(q.ti.fields))
+		col := nk + 2
+		for fi := range q.ti.fields {
+			f := &figs[fi]
+			f.have = q.have[fi]
+			typ := q.ti.types[fi]
+			for _, k := range q.aggs[fi] {
+				if err := f.setAgg(k, typ, dest[col]); err != nil {
+					return fmt.Errorf("table %s, measurement %s: %w", q.ti.name, q.ti.names[fi], err)
+				}
+				col++
+			}
+		}
+		fn(vals, b, count, figs)
+	}
+	return rs.Err()
+}
+
+// setAgg stores one SQL aggregate in f. NULL is nothing (no non-NULL
+// cell in the group).
+func (f *fig) setAgg(k aggKind, typ client.TSDataType, x any) error {
+	if x == nil {
+		return nil
+	}
+	c := classOf(typ)
+	switch k {
+	case aCount:
+		n, ok := asInt64(x)
+		if !ok {
+			return fmt.Errorf("count %T", x)
+		}
+		f.n = n
+	case aSum:
+		s, err := asFloat(x, false)
+		if err != nil {
+			return err
+		}
+		f.sum = s
+	case aMin, aMax:
+		var v val
+		if c == cFloat {
+			s, err := asFloat(x, typ == client.FLOAT)
+			if err != nil {
+				return err
+			}
+			v.f = s
+		} else {
+			n, ok := asInt64(x)
+			if !ok {
+				return fmt.Errorf("min/max %T", x)
+			}
+			v.i = n
+		}
+		if k == aMin {
+			f.min = v
+		} else {
+			f.max = v
+		}
+	case aCRC, aPair, aTrues:
+		n, ok := asInt64(x)
+		if !ok {
+			s, err := asFloat(x, false)
+			if err != nil || s != math.Trunc(s) {
+				return fmt.Errorf("integer sum %v", x)
+			}
+			n = int64(s)
+		}
+		switch k {
+		case aCRC:
+			f.crc = uint64(n)
+		case aPair:
+			f.pair = n
+		default:
+			f.trues = n
+		}
+	case aPairF:
+		s, err := asFloat(x, false)
+		if err != nil {
+			return err
+		}
+		f.pairf = s
+	}
+	return nil
+}
+
+func asInt64(x any) (int64, bool) {
+	switch n := x.(type) {
+	case int64:
+		return n, true
+	case int32:
+		return int64(n), true
+	case uint64:
+		return int64(n), n <= math.MaxInt64
+	case []byte:
+		i, err := strconv.ParseInt(string(n), 10, 64)
+		return i, err == nil
+	case float64:
+		return int64(n), n == math.Trunc(n)
+	}
+	return 0, false
+}
+
+// asFloat reads a SQL number; f32 reads text as a FLOAT (MySQL prints a
+// FLOAT with the digits that identify the float32).
+func asFloat(x any, f32 bool) (float64, error) {
+	switch n := x.(type) {
+	case float64:
+		return n, nil
+	case float32:
+		return float64(n), nil
+	case int64:
+		return float64(n), nil
+	case []byte:
+		bits := 64
+		if f32 {
+			bits = 32
+		}
+		s, err := strconv.ParseFloat(string(n), bits)
+		if err != nil {
+			return 0, err
+		}
+		if f32 {
+			return float64(float32(s)), nil
+		}
+		return s, nil
+	}
+	return 0, fmt.Errorf("number %T", x)
+}
+
+// merge adds the SQL figures of o (another key range's rows of the same
+// device and bucket) to f.
+func (f *fig) merge(o *fig, typ client.TSDataType) {
+	if o.n == 0 {
+		return
+	}
+	if f.n == 0 {
+		*f = *o
+		return
+	}
+	c := classOf(typ)
+	f.n += o.n
+	f.sum += o.sum
+	if o.min.less(f.min, c) {
+		f.min = o.min
+	}
+	if f.max.less(o.max, c) {
+		f.max = o.max
+	}
+	f.crc += o.crc
+	f.pair += o.pair
+	f.pairf += o.pairf
+	f.trues += o.trues
+}
+
+// bound sets abs, the bound of Σ|v| the sum comparisons scale their
+// tolerance by, from the count and the extremes.
+func (f *fig) bound() {
+	if f.have&fSum != 0 && f.n > 0 {
+		f.abs = float64(f.n) * max(math.Abs(f.min.num(cFloat)), math.Abs(f.max.num(cFloat)), math.Abs(float64(f.min.i)), math.Abs(float64(f.max.i)))
+	}
+}
