@@ -63,6 +63,34 @@ type SQLShape struct {
 	DeviceColumns []string
 	DeviceExprs   []string
 	Fields        []SQLField
+	// DeviceKey, when set, is one expression to group by instead of
+	// DeviceExprs: the text columns' bytes joined by 0x00 (cheaper for
+	// MySQL to group by than several columns). Split its value at 0x00
+	// into the DeviceColumns' values. A NULL column makes it NULL. NUL
+	// cannot be in a device value Map accepts (a control character in a
+	// path, and the table model's tag separator).
+	DeviceKey string
+
+	civilCol string // DATE, DATETIME or TIMESTAMP time column, quoted
+	perSec   int64
+}
+
+// Bucket is a BIGINT expression for floor(Time / bucket), bucket in
+// server units. For a DATE, DATETIME or TIMESTAMP column and a bucket of
+// whole seconds it reads only TO_SECONDS, once: MySQL's dates start in
+// year 1000, so TO_SECONDS is at least 31,556,995,200 and, with r the
+// remainder of epochToSeconds by the bucket's seconds, TO_SECONDS - r is
+// never negative and DIV is the floor.
+func (s *SQLShape) Bucket(bucket int64) string {
+	if s.civilCol != "" && bucket%s.perSec == 0 {
+		bs := bucket / s.perSec
+		if bs <= 31_556_995_200 {
+			q, r := int64(epochToSeconds)/bs, int64(epochToSeconds)%bs
+			return "((TO_SECONDS(" + s.civilCol + ") - " + strconv.FormatInt(r, 10) + ") DIV " +
+				strconv.FormatInt(bs, 10) + " - " + strconv.FormatInt(q, 10) + ")"
+		}
+	}
+	return FloorDivSQL(s.Time, bucket)
 }
 
 // epochToSeconds is TO_SECONDS('1970-01-01'): TO_SECONDS(d) - epochToSeconds is the
@@ -93,16 +121,27 @@ func (mp *Mapper) SQL() (*SQLShape, error) {
 	default:
 		return nil, fmt.Errorf("the time column %s has no SQL form", mp.columns[mp.timeIdx])
 	}
-	s := &SQLShape{Time: t}
+	s := &SQLShape{Time: t, perSec: tc.perSec}
+	if tc.fam != famInt {
+		s.civilCol = col
+	}
+	allText := true
+	var plain []string
 	for _, i := range mp.deviceCols {
 		name := mp.columns[i]
 		s.DeviceColumns = append(s.DeviceColumns, name)
 		e := quoteSQLIdent(name)
+		plain = append(plain, e)
 		switch mp.convAt(i).fam {
 		case famText, famEnum, famSet:
 			e = "CAST(" + e + " AS BINARY)"
+		default:
+			allText = false
 		}
 		s.DeviceExprs = append(s.DeviceExprs, e)
+	}
+	if allText && len(plain) > 1 {
+		s.DeviceKey = "CAST(CONCAT(" + strings.Join(plain, ", 0x00, ") + ") AS BINARY)"
 	}
 	for _, f := range mp.fields {
 		cc := f.conv

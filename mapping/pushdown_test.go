@@ -61,11 +61,18 @@ func TestIntegrationSQLShapeMatchesMap(t *testing.T) {
 				shape, err := mp.SQL()
 				must(err)
 				const bucket = 3_600_007 // not a divisor of anything, so floors differ from truncation
-				q := "SELECT " + strings.Join(shape.DeviceExprs, ", ") + ", " + shape.Time + ", " + FloorDivSQL(shape.Time, bucket) +
-					", " + strings.Join(mp.SelectList(), ", ") + " FROM times WHERE id = ?"
+				// whole seconds: a day (the epoch is a whole number of days
+				// after year 0) and 7 s (it is not a whole number of those)
+				day := 86400 * map[string]int64{"ms": 1000, "us": 1_000_000, "ns": 1_000_000_000}[prec]
+				week := day / 86400 * 7
+				if shape.DeviceKey == "" {
+					t.Fatalf("%s: two text device columns and no joined key", name)
+				}
+				q := "SELECT " + strings.Join(shape.DeviceExprs, ", ") + ", " + shape.DeviceKey + ", " + shape.Bucket(day) + ", " + shape.Bucket(week) + ", " +
+					shape.Time + ", " + shape.Bucket(bucket) + ", " + strings.Join(mp.SelectList(), ", ") + " FROM times WHERE id = ?"
 				for id := 1; id <= len(rows); id++ {
 					row := make([]any, len(mp.Columns()))
-					head := make([]any, len(shape.DeviceExprs)+2)
+					head := make([]any, len(shape.DeviceExprs)+5)
 					var ptrs []any
 					for i := range head {
 						ptrs = append(ptrs, &head[i])
@@ -101,6 +108,23 @@ func TestIntegrationSQLShapeMatchesMap(t *testing.T) {
 					}
 					if devErr != nil || dev != p.Device {
 						t.Errorf("%s row %d: DeviceOf %q (%v), Map %q", name, id, dev, devErr, p.Device)
+					}
+					nd := len(shape.DeviceExprs)
+					var joined []any
+					for _, part := range strings.Split(string(head[nd].([]byte)), "\x00") {
+						joined = append(joined, []byte(part))
+					}
+					if dev, err := mp.DeviceOf(joined); err != nil || dev != p.Device {
+						t.Errorf("%s row %d: DeviceOf(the joined key split) %q (%v), Map %q", name, id, dev, err, p.Device)
+					}
+					for i, w := range []int64{day, week} {
+						want := p.Time / w
+						if p.Time%w < 0 {
+							want--
+						}
+						if got, ok := head[nd+1+i].(int64); !ok || got != want {
+							t.Errorf("%s row %d: SQL bucket of %d units %v, want %d", name, id, w, head[nd+1+i], want)
+						}
 					}
 				}
 			}

@@ -55,6 +55,7 @@ type pushQuery struct {
 	aggs [][]aggKind
 	have []figSet
 	nCol int
+	nKey int // device columns in the answer: 1 when they come joined (shape.DeviceKey)
 }
 
 type aggKind uint8
@@ -162,12 +163,17 @@ func (v *verifier) newPushQuery(ti *tableInfo, t Table) (*pushQuery, error) {
 	}
 	var items []string
 	var keys []string
-	for i, e := range shape.DeviceExprs {
+	exprs := shape.DeviceExprs
+	if shape.DeviceKey != "" {
+		exprs = []string{shape.DeviceKey}
+	}
+	q.nKey = len(exprs)
+	for i, e := range exprs {
 		a := "k" + strconv.Itoa(i)
 		items = append(items, e+" AS "+a)
 		keys = append(keys, a)
 	}
-	items = append(items, mapping.FloorDivSQL(shape.Time, v.win.bucket)+" AS b", "COUNT(*)")
+	items = append(items, shape.Bucket(v.win.bucket)+" AS b", "COUNT(*)")
 	keys = append(keys, "b")
 	items = append(items, q.pushFields(ti.model)...)
 	q.nCol = len(items)
@@ -356,7 +362,7 @@ func (v *verifier) pushRange(ctx context.Context, q *pushQuery, sqlText string, 
 		return err
 	}
 	defer rs.Close()
-	nk := len(q.shape.DeviceExprs)
+	nk := q.nKey
 	dest := make([]any, q.nCol)
 	ptrs := make([]any, q.nCol)
 	for i := range dest {
@@ -366,12 +372,24 @@ func (v *verifier) pushRange(ctx context.Context, q *pushQuery, sqlText string, 
 		if err := rs.Scan(ptrs...); err != nil {
 			return err
 		}
-		vals := make([]any, nk)
-		for i := range nk {
-			if b, ok := dest[i].([]byte); ok {
-				dest[i] = append([]byte(nil), b...)
+		vals := make([]any, len(q.shape.DeviceColumns))
+		if q.shape.DeviceKey != "" {
+			// the text columns joined by 0x00; NULL when one is NULL
+			if b, ok := dest[0].([]byte); ok {
+				parts := strings.Split(string(b), "\x00")
+				if len(parts) == len(vals) {
+					for i, p := range parts {
+						vals[i] = []byte(p)
+					}
+				}
 			}
-			vals[i] = dest[i]
+		} else {
+			for i := range nk {
+				if b, ok := dest[i].([]byte); ok {
+					dest[i] = append([]byte(nil), b...)
+				}
+				vals[i] = dest[i]
+			}
 		}
 		b, ok1 := asInt64(dest[nk])
 		count, ok2 := asInt64(dest[nk+1])
