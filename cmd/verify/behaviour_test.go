@@ -291,7 +291,8 @@ func TestIntegrationVerifyPushdown(t *testing.T) {
   (2,'s1','D1','2024-01-01 00:00:00.000',9.5,NULL,'b',0),
   (3,'s1','d1','2024-01-02 00:00:01.000',3.5,4.5,'c',1),
   (4,'s1','D1','2024-01-03 00:00:02.000',5.5,6.5,'d',1),
-  (5,'s1','d2','2024-01-03 00:00:03.000',7.5,8.5,'e',2)`,
+  (5,'s1','d2','2024-01-03 00:00:03.000',7.5,8.5,'e',2),
+  (6,'s1','d2','2024-01-04 00:00:03.000',7.5,8.5,'e',3)`,
 		`CREATE TABLE local_readings (id INT PRIMARY KEY, device_id VARCHAR(16) NOT NULL, created_at DATETIME(3) NOT NULL, temp DOUBLE NULL)`,
 		`INSERT INTO local_readings VALUES (1,'d1','2024-03-31 01:30:00',1.5), (2,'d1','2024-03-31 03:30:00',2.5)`)
 	h.writeConfig("tree", "", treeMapping+`    - table: local_readings
@@ -310,14 +311,23 @@ func TestIntegrationVerifyPushdown(t *testing.T) {
 		byName[tr.Table] = tr
 	}
 	rd, lr := byName["readings"], byName["local_readings"]
-	if rd.Source != "mysql" || rd.RowsRead != 5 || rd.Devices != 3 || rd.SettledBuckets != 1 || rd.DirtyRows != 1 {
-		t.Fatalf("readings: want MySQL's figures, 5 rows, 3 devices, 1 settled bucket (d2's dirty row), 1 dirty row: %+v", rd)
+	if rd.Source != "mysql" || rd.RowsRead != 6 || rd.Devices != 3 || rd.SettledBuckets != 2 || rd.DirtyRows != 2 {
+		t.Fatalf("readings: want MySQL's figures, 6 rows, 3 devices, 2 settled buckets and 2 dirty rows (d2's): %+v", rd)
 	}
 	if lr.Source != "rows" || lr.RowsRead != 2 || lr.SourcePoints != 2 {
 		t.Fatalf("local_readings (Europe/Berlin): want the rows read through the mapping: %+v", lr)
 	}
 	if notes := strings.Join(rep.Notes, "\n"); !strings.Contains(notes, "local_readings: the source rows were read through the mapping") || !strings.Contains(notes, "Europe/Berlin") {
 		t.Fatalf("the notes do not say why local_readings was read row by row:\n%s", notes)
+	}
+	// With a drill-down too small for both of those buckets, the table is
+	// read row by row instead, and is equal.
+	code, rep, r = h.verifyJSON(wire.VerifyArgs{Tables: "readings", MaxDrillPoints: 1})
+	if code != 0 || !rep.Equal || rep.Tables[0].Source != "rows" || rep.Tables[0].UndrilledBuckets != 0 || rep.Tables[0].DirtyRows != 2 {
+		t.Fatalf("a drill-down budget of 1 point: exit %d, want the rows read and equal\n%s", code, r.stdout)
+	}
+	if notes := strings.Join(rep.Notes, "\n"); !strings.Contains(notes, "more buckets than the drill-down holds") {
+		t.Fatalf("the notes do not say why readings was read row by row:\n%s", notes)
 	}
 	// A difference in the case-twin is found in its own device.
 	must(t, h.iot.SetPoint(dev("D1")+".temp", 1704240002000, 0.5))

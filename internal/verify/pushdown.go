@@ -19,8 +19,8 @@ import (
 // can express the way the mapping reads it (mapping.SQL), MySQL groups the
 // rows by the device columns and the time bucket and computes, per
 // measurement, the figures that SQL reproduces exactly from the column:
-// the count of non-NULL cells always; for numbers the sum, min and max;
-// in the table model also the crc32 sums of integers and text, the true
+// the count of non-NULL cells always; for numbers the sum; in the table
+// model also the crc32 sums of integers and text, the true
 // count of booleans and the time × value residue sums that catch a value
 // moved to another time. Verify reads a few hundred bytes per device and
 // bucket instead of every row, and MySQL skips the conversion.
@@ -30,8 +30,8 @@ import (
 // figures differ from IoTDB's; such a bucket is then drilled into with the
 // rows read through the mapping, point by point, and is equal when its
 // points are (res.settled). The figures SQL does not compute (first and
-// last values and times, the table model's sum of times) are left out of
-// the comparison of these tables (fig.have).
+// last values and times, min and max, the table model's sum of times)
+// are left out of the comparison of these tables (fig.have).
 
 // SQLSource is the MySQL side of the pushed-down pass.
 type SQLSource struct {
@@ -63,8 +63,6 @@ type aggKind uint8
 const (
 	aCount aggKind = iota
 	aSum
-	aMin
-	aMax
 	aCRC
 	aPair
 	aTrues
@@ -89,10 +87,11 @@ func (q *pushQuery) pushFields(model string) []string {
 		add(fi, aCount, "COUNT("+c+")")
 		switch f.Value {
 		case mapping.SQLNumber:
-			have |= fSum | fMinMax
+			// No MIN and MAX: they would add half of MySQL's work per
+			// number, and the sum sees every change beyond its rounding
+			// bound (taken from IoTDB's min and max, diffFigs).
+			have |= fSum
 			add(fi, aSum, "SUM("+c+")")
-			add(fi, aMin, "MIN("+c+")")
-			add(fi, aMax, "MAX("+c+")")
 			if model != "table" {
 				break
 			}
@@ -267,7 +266,7 @@ func (v *verifier) push(ctx context.Context, q *pushQuery) (cells map[key]*cell,
 			k := key{table: q.ti.idx, dev: dev, bucket: b}
 			if ce := local[k]; ce != nil {
 				for fi := range figs {
-					ce.figs[fi].merge(&figs[fi], q.ti.types[fi])
+					ce.figs[fi].merge(&figs[fi])
 				}
 			} else {
 				local[k] = &cell{figs: figs}
@@ -283,7 +282,7 @@ func (v *verifier) push(ctx context.Context, q *pushQuery) (cells map[key]*cell,
 		for k, ce := range local {
 			if o := out[k]; o != nil {
 				for fi := range ce.figs {
-					o.figs[fi].merge(&ce.figs[fi], q.ti.types[fi])
+					o.figs[fi].merge(&ce.figs[fi])
 				}
 			} else {
 				out[k] = ce
@@ -329,11 +328,6 @@ func (v *verifier) push(ctx context.Context, q *pushQuery) (cells map[key]*cell,
 	}
 	if err := ctx.Err(); err != nil {
 		return nil, 0, 0, err
-	}
-	for _, ce := range out {
-		for fi := range ce.figs {
-			ce.figs[fi].bound()
-		}
 	}
 	return out, rows, refused, nil
 }
@@ -401,9 +395,8 @@ func (v *verifier) pushRange(ctx context.Context, q *pushQuery, sqlText string, 
 		for fi := range q.ti.fields {
 			f := &figs[fi]
 			f.have = q.have[fi]
-			typ := q.ti.types[fi]
 			for _, k := range q.aggs[fi] {
-				if err := f.setAgg(k, typ, dest[col]); err != nil {
+				if err := f.setAgg(k, dest[col]); err != nil {
 					return fmt.Errorf("table %s, measurement %s: %w", q.ti.name, q.ti.names[fi], err)
 				}
 				col++
@@ -416,11 +409,10 @@ func (v *verifier) pushRange(ctx context.Context, q *pushQuery, sqlText string, 
 
 // setAgg stores one SQL aggregate in f. NULL is nothing (no non-NULL
 // cell in the group).
-func (f *fig) setAgg(k aggKind, typ client.TSDataType, x any) error {
+func (f *fig) setAgg(k aggKind, x any) error {
 	if x == nil {
 		return nil
 	}
-	c := classOf(typ)
 	switch k {
 	case aCount:
 		n, ok := asInt64(x)
@@ -429,35 +421,15 @@ func (f *fig) setAgg(k aggKind, typ client.TSDataType, x any) error {
 		}
 		f.n = n
 	case aSum:
-		s, err := asFloat(x, false)
+		s, err := asFloat(x)
 		if err != nil {
 			return err
 		}
 		f.sum = s
-	case aMin, aMax:
-		var v val
-		if c == cFloat {
-			s, err := asFloat(x, typ == client.FLOAT)
-			if err != nil {
-				return err
-			}
-			v.f = s
-		} else {
-			n, ok := asInt64(x)
-			if !ok {
-				return fmt.Errorf("min/max %T", x)
-			}
-			v.i = n
-		}
-		if k == aMin {
-			f.min = v
-		} else {
-			f.max = v
-		}
 	case aCRC, aPair, aTrues:
 		n, ok := asInt64(x)
 		if !ok {
-			s, err := asFloat(x, false)
+			s, err := asFloat(x)
 			if err != nil || s != math.Trunc(s) {
 				return fmt.Errorf("integer sum %v", x)
 			}
@@ -472,7 +444,7 @@ func (f *fig) setAgg(k aggKind, typ client.TSDataType, x any) error {
 			f.trues = n
 		}
 	case aPairF:
-		s, err := asFloat(x, false)
+		s, err := asFloat(x)
 		if err != nil {
 			return err
 		}
@@ -498,9 +470,8 @@ func asInt64(x any) (int64, bool) {
 	return 0, false
 }
 
-// asFloat reads a SQL number; f32 reads text as a FLOAT (MySQL prints a
-// FLOAT with the digits that identify the float32).
-func asFloat(x any, f32 bool) (float64, error) {
+// asFloat reads a SQL number.
+func asFloat(x any) (float64, error) {
 	switch n := x.(type) {
 	case float64:
 		return n, nil
@@ -509,25 +480,14 @@ func asFloat(x any, f32 bool) (float64, error) {
 	case int64:
 		return float64(n), nil
 	case []byte:
-		bits := 64
-		if f32 {
-			bits = 32
-		}
-		s, err := strconv.ParseFloat(string(n), bits)
-		if err != nil {
-			return 0, err
-		}
-		if f32 {
-			return float64(float32(s)), nil
-		}
-		return s, nil
+		return strconv.ParseFloat(string(n), 64)
 	}
 	return 0, fmt.Errorf("number %T", x)
 }
 
 // merge adds the SQL figures of o (another key range's rows of the same
 // device and bucket) to f.
-func (f *fig) merge(o *fig, typ client.TSDataType) {
+func (f *fig) merge(o *fig) {
 	if o.n == 0 {
 		return
 	}
@@ -535,25 +495,10 @@ func (f *fig) merge(o *fig, typ client.TSDataType) {
 		*f = *o
 		return
 	}
-	c := classOf(typ)
 	f.n += o.n
 	f.sum += o.sum
-	if o.min.less(f.min, c) {
-		f.min = o.min
-	}
-	if f.max.less(o.max, c) {
-		f.max = o.max
-	}
 	f.crc += o.crc
 	f.pair += o.pair
 	f.pairf += o.pairf
 	f.trues += o.trues
-}
-
-// bound sets abs, the bound of Σ|v| the sum comparisons scale their
-// tolerance by, from the count and the extremes.
-func (f *fig) bound() {
-	if f.have&fSum != 0 && f.n > 0 {
-		f.abs = float64(f.n) * max(math.Abs(f.min.num(cFloat)), math.Abs(f.max.num(cFloat)), math.Abs(float64(f.min.i)), math.Abs(float64(f.max.i)))
-	}
 }

@@ -67,6 +67,20 @@ func (c *cells) lookup(k key) *cell {
 	return sh.m[k]
 }
 
+// drop removes the cells of one table.
+func (c *cells) drop(table int) {
+	for i := range c.shards {
+		sh := &c.shards[i]
+		sh.mu.Lock()
+		for k := range sh.m {
+			if k.table == table {
+				delete(sh.m, k)
+			}
+		}
+		sh.mu.Unlock()
+	}
+}
+
 // each calls fn for every cell (no folding may run meanwhile).
 func (c *cells) each(fn func(key, *cell)) {
 	for i := range c.shards {
