@@ -234,7 +234,7 @@ func (r *Report) fill(v *verifier, res *result, sum backfill.Summary) {
 			}
 		}
 		if len(pushed) > 0 {
-			r.Notes = append(r.Notes, strings.Join(pushed, ", ")+": the source figures are MySQL's aggregates (count, sum, min, max per measurement; in the table model also crc32 sums of integers and text, true counts and time × value sums), without first/last values or times: in the tree model a text or boolean value changed with its count kept, and in both models a value of a type SQL cannot convert (dates, ENUM, JSON, BIT) changed with its count kept, are seen by --exact or --no-pushdown")
+			r.Notes = append(r.Notes, strings.Join(pushed, ", ")+": the source figures are MySQL's aggregates (count and sum per measurement; in the table model also crc32 sums of integers and text, true counts and time × value sums), without first/last values or times: in the tree model a text or boolean value changed with its count kept, and in both models a value of a type SQL cannot convert (dates, ENUM, JSON, BIT) changed with its count kept, are seen by --exact or --no-pushdown")
 		}
 	}
 }
