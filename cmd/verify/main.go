@@ -24,7 +24,7 @@ var spec = cli.Spec{
 	Usage:   []string{"[--config FILE] [--tables a,b] [--bucket 1d] [--until TIME] [--exact] [--no-pushdown] [--repair] [--json]"},
 	Description: `verify compares figures per device, time bucket and measurement. On the source side MySQL
 computes them (GROUP BY the device columns and the bucket, in parallel key ranges): the count of
-every measurement, and for numbers sum, min and max (table model: also crc32 sums, true counts,
+every measurement, and for numbers the sum (table model: also crc32 sums, true counts,
 time × value sums). A table whose time column SQL cannot read as the mapping does (DATETIME in a
 zone other than UTC, an unsigned epoch) and every table under --exact or --no-pushdown is read
 instead with the backfill engine (same plan, pages and mapping, nothing written), each point
