@@ -217,12 +217,17 @@ func (v *verifier) treeFigures(ctx context.Context, ti *tableInfo, s *iotSide, l
 
 // treeAggItems are the aggregates of one measurement of type t, with the
 // figure each fills.
-func treeAggItems(t client.TSDataType) []string {
-	items := []string{"count", "min_time", "max_time", "first_value", "last_value"}
+// lean: the source's figures came from MySQL (count and sum only): the
+// rest is not asked for, but min and max of numbers (the sum's bound).
+func treeAggItems(t client.TSDataType, lean bool) []string {
+	items := []string{"count"}
+	if !lean {
+		items = append(items, "min_time", "max_time", "first_value", "last_value")
+	}
 	if numeric(t) {
 		items = append(items, "sum")
 	}
-	if ordered(t) {
+	if ordered(t) && (!lean || numeric(t)) {
 		items = append(items, "min_value", "max_value")
 	}
 	return items
@@ -231,7 +236,7 @@ func treeAggItems(t client.TSDataType) []string {
 func (v *verifier) treeAggQuery(ctx context.Context, ti *tableInfo, s *iotSide, fields []int, from string, lo, hi int64) error {
 	var items []string
 	for _, fi := range fields {
-		for _, fn := range treeAggItems(ti.types[fi]) {
+		for _, fn := range treeAggItems(ti.types[fi], v.pushed[ti.idx]) {
 			items = append(items, fn+"("+ti.names[fi]+")")
 		}
 	}
@@ -497,15 +502,18 @@ func (v *verifier) tableSpans(ctx context.Context, ti *tableInfo, s *iotSide) er
 // every row: a row whose fields are all NULL is no data (backfill writes
 // none, cdc may) and no difference. noHash leaves out what needs crc32
 // and the byte encodings (IoTDB before 2.0.10).
-func tableAggItems(c string, t client.TSDataType, bucket int64, noHash bool) (items, fns []string) {
+// lean: as in treeAggItems (no first, last or sum of times).
+func tableAggItems(c string, t client.TSDataType, bucket int64, noHash, lean bool) (items, fns []string) {
 	add := func(sql, fn string) { items, fns = append(items, sql), append(fns, fn) }
 	add("count("+c+")", "count")
-	add("first("+c+")", "first")
-	add("last("+c+")", "last")
+	if !lean {
+		add("first("+c+")", "first")
+		add("last("+c+")", "last")
+	}
 	if numeric(t) {
 		add("sum("+c+")", "sum")
 	}
-	if ordered(t) {
+	if ordered(t) && (!lean || numeric(t)) {
 		add("min("+c+")", "min")
 		add("max("+c+")", "max")
 	}
@@ -538,7 +546,7 @@ func tableAggItems(c string, t client.TSDataType, bucket int64, noHash bool) (it
 			zero = "crc32(" + c + ") * 0"
 		}
 	}
-	if zero != "" {
+	if zero != "" && !lean {
 		add(fmt.Sprintf("sum(cast(time AS INT64) %% %d + %s)", bucket, zero), "tsum")
 	}
 	return
@@ -575,7 +583,7 @@ func (v *verifier) tableFiguresOnce(ctx context.Context, ti *tableInfo, s *iotSi
 		if s.missingCol[fi] || s.wrongType("", fi) {
 			continue
 		}
-		its, fns := tableAggItems(iotdbsink.QuoteIdent(name), ti.types[fi], v.win.bucket, v.noHash)
+		its, fns := tableAggItems(iotdbsink.QuoteIdent(name), ti.types[fi], v.win.bucket, v.noHash, v.pushed[ti.idx])
 		items = append(items, its...)
 		for _, fn := range fns {
 			refs = append(refs, colRef{fn: fn, fi: fi})
