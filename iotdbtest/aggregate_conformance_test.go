@@ -438,3 +438,27 @@ func TestAggTableFingerprints(t *testing.T) {
 		t.Fatalf("fingerprints: %v %v %v", a, c, d)
 	}
 }
+
+// verify's time × value sum over FLOAT and DOUBLE fields: % on INT64 keeps
+// the dividend's sign (Java's remainder: -1000 % 65521 is -1000), an INT64
+// times a DOUBLE is a DOUBLE, a NULL operand makes the product NULL and
+// sum skips it; an INT64 field cast to DOUBLE multiplies the same way.
+func TestAggTableTimeValueSum(t *testing.T) {
+	srv := Start(t, Options{})
+	s := tableFixture(t, srv)
+	sql := "SELECT device_id, sum((cast(time AS INT64) % 65521) * cast(temp AS DOUBLE)), sum((cast(time AS INT64) % 65521) * cast(cnt AS DOUBLE)) " +
+		"FROM t1 GROUP BY device_id ORDER BY device_id"
+	_, types, rows := queryTyped(t, s, sql)
+	if !reflect.DeepEqual(types, []string{"STRING", "DOUBLE", "DOUBLE"}) {
+		t.Fatalf("%v", types)
+	}
+	m := func(t int64) float64 { return float64(t % 65521) }
+	assertRows(t, sql, rows, [][]any{
+		{"d1", m(0)*1.5 + m(day-1)*-0.5 + m(day)*4.0, m(-1000)*5 + m(0)*2 + m(1000)*3 + m(day)*10},
+		{"d2", m(10) * 2.0, m(10) * 1},
+		{"d3", m(5) * 7.0, m(5) * 7},
+	})
+	if m(-1000) != -1000 {
+		t.Fatal("the expectation assumes Java's remainder")
+	}
+}
