@@ -1,6 +1,7 @@
 package main
 
 import (
+	"encoding/json"
 	"fmt"
 	"strings"
 	"testing"
@@ -302,9 +303,24 @@ func TestIntegrationVerifyPushdown(t *testing.T) {
         - {column: temp}
 `)
 	h.backfill()
-	code, rep, r := h.verifyJSON(wire.VerifyArgs{})
+	code, rep, r := h.verifyJSON(wire.VerifyArgs{LogLevel: "info"})
 	if code != 0 || !rep.Equal {
 		t.Fatalf("clean copy: exit %d\n%s\n%s", code, r.stdout, tailLines(r.stderr, 20))
+	}
+	// the MySQL pass reports its progress like a backfill: every row, every key range
+	progress := false
+	for _, line := range strings.Split(r.stderr, "\n") {
+		var ev struct {
+			Phase, Message string
+			Rows           int64
+			Partitions     *int `json:"partitions"`
+		}
+		if json.Unmarshal([]byte(line), &ev) == nil && ev.Phase == "mysql" && strings.HasSuffix(ev.Message, "finished") && ev.Rows == 6 {
+			progress = true
+		}
+	}
+	if !progress {
+		t.Fatalf("no progress line of the MySQL pass with its 6 rows:\n%s", tailLines(r.stderr, 30))
 	}
 	byName := map[string]verify.TableReport{}
 	for _, tr := range rep.Tables {

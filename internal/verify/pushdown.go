@@ -12,6 +12,7 @@ import (
 
 	"github.com/apache/iotdb-client-go/v2/client"
 
+	"github.com/mysql-iotdb-bridge/bridge/internal/backfill"
 	"github.com/mysql-iotdb-bridge/bridge/mapping"
 )
 
@@ -231,6 +232,28 @@ func (v *verifier) push(ctx context.Context, q *pushQuery) (cells map[key]*cell,
 	if err != nil {
 		return nil, 0, 0, err
 	}
+	// Progress per key range (an integer key's span estimates its rows).
+	var prog backfill.Progress
+	if v.opts.Progress != nil {
+		prog = v.opts.Progress("mysql")
+	}
+	est := make([]int64, len(frags))
+	var estAll int64
+	for i, a := range args {
+		if len(a) == 2 {
+			lo, _ := a[0].(int64)
+			hi, _ := a[1].(int64)
+			est[i] = hi - lo + 1
+			estAll += est[i]
+		}
+	}
+	if prog != nil {
+		prog.Start(&backfill.Plan{Tables: []*backfill.TablePlan{{Table: q.ti.name, EstRows: estAll}}}, estAll)
+		if pp, ok := prog.(backfill.PartitionProgress); ok {
+			pp.Partitions(len(frags))
+		}
+		defer prog.Finish()
+	}
 	var (
 		mu    sync.Mutex
 		out   = map[key]*cell{}
@@ -253,15 +276,18 @@ func (v *verifier) push(ctx context.Context, q *pushQuery) (cells map[key]*cell,
 		return dev
 	}
 	// run reads one key range into its own cells, then merges them.
-	run := func(ctx context.Context, sqlText string, a []any) error {
+	run := func(ctx context.Context, i int, sqlText string, a []any) error {
 		local := map[key]*cell{}
-		var n, bad int64
+		var n, bad, points int64
 		err := v.pushRange(ctx, q, sqlText, a, func(vals []any, b, count int64, figs []fig) {
 			n += count
 			dev := device(vals)
 			if dev == "" {
 				bad += count
 				return
+			}
+			for fi := range figs {
+				points += figs[fi].n
 			}
 			k := key{table: q.ti.idx, dev: dev, bucket: b}
 			if ce := local[k]; ce != nil {
@@ -274,6 +300,12 @@ func (v *verifier) push(ctx context.Context, q *pushQuery) (cells map[key]*cell,
 		})
 		if err != nil {
 			return err
+		}
+		if prog != nil {
+			prog.Add(q.ti.name, n, points)
+			if pp, ok := prog.(backfill.PartitionProgress); ok {
+				pp.PartitionDone(q.ti.name, est[i], n)
+			}
 		}
 		mu.Lock()
 		defer mu.Unlock()
@@ -317,7 +349,7 @@ func (v *verifier) push(ctx context.Context, q *pushQuery) (cells map[key]*cell,
 			if gctx.Err() != nil {
 				return
 			}
-			if err := run(gctx, sqlText, a); err != nil {
+			if err := run(gctx, i, sqlText, a); err != nil {
 				errOnce.Do(func() { firstErr = err; cancel() })
 			}
 		}()
