@@ -452,12 +452,16 @@ func (f *fig) setAgg(k aggKind, x any) error {
 			return fmt.Errorf("count %T", x)
 		}
 		f.n = n
-	case aSum:
+	case aSum, aPairF:
 		s, err := asFloat(x)
 		if err != nil {
 			return err
 		}
-		f.sum = s
+		if k == aSum {
+			f.sum = s
+		} else {
+			f.pairf = s
+		}
 	case aCRC, aPair, aTrues:
 		n, ok := asInt64(x)
 		if !ok {
@@ -475,12 +479,6 @@ func (f *fig) setAgg(k aggKind, x any) error {
 		default:
 			f.trues = n
 		}
-	case aPairF:
-		s, err := asFloat(x)
-		if err != nil {
-			return err
-		}
-		f.pairf = s
 	}
 	return nil
 }

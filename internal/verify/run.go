@@ -146,15 +146,11 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		}
 	}
 	if len(rest) > 0 {
-		f := &fold{win: v.win, tables: v.bySchema, cells: src, bad: v.bad}
-		scanned, err := v.scan(ctx, "scan", rest, f)
+		scanned, err := v.foldRows(ctx, rest, src)
 		if err != nil {
-			return nil, fmt.Errorf("reading the source: %w", err)
+			return nil, err
 		}
-		if v.badErr != nil {
-			return nil, v.badErr
-		}
-		sum.Tables = append(sum.Tables, scanned.Tables...)
+		sum.Tables = append(sum.Tables, scanned...)
 	}
 	rep.ScanSeconds = time.Since(scanStart).Seconds()
 	rep.scan = sum
@@ -177,13 +173,9 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 			src.drop(i)
 		}
 		v.log.Info().Strs("tables", names).Msg("MySQL's figures differ in more buckets than the drill-down holds: reading these tables row by row")
-		f := &fold{win: v.win, tables: v.bySchema, cells: src, bad: v.bad}
-		scanned, err := v.scan(ctx, "scan", names, f)
+		scanned, err := v.foldRows(ctx, names, src)
 		if err != nil {
-			return nil, fmt.Errorf("reading the source: %w", err)
-		}
-		if v.badErr != nil {
-			return nil, v.badErr
+			return nil, err
 		}
 		kept := sum.Tables[:0]
 		for _, t := range sum.Tables {
@@ -191,7 +183,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 				kept = append(kept, t)
 			}
 		}
-		sum.Tables = append(kept, scanned.Tables...)
+		sum.Tables = append(kept, scanned...)
 		if res, err = v.compare(ctx, src, opts.Repair); err != nil {
 			return nil, err
 		}
@@ -224,6 +216,20 @@ func (v *verifier) mode() string {
 
 func (v *verifier) bad(err error) {
 	v.badOnce.Do(func() { v.badErr = fmt.Errorf("verify: %w", err) })
+}
+
+// foldRows reads the rows of the named tables through their mappings
+// into src's figures.
+func (v *verifier) foldRows(ctx context.Context, names []string, src *cells) ([]backfill.TableSummary, error) {
+	f := &fold{win: v.win, tables: v.bySchema, cells: src, bad: v.bad}
+	scanned, err := v.scan(ctx, "scan", names, f)
+	if err != nil {
+		return nil, fmt.Errorf("reading the source: %w", err)
+	}
+	if v.badErr != nil {
+		return nil, v.badErr
+	}
+	return scanned.Tables, nil
 }
 
 // undrilledPushed lists the pushed-down tables with undrilled buckets.
