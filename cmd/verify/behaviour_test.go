@@ -296,10 +296,19 @@ func TestIntegrationVerifyPushdown(t *testing.T) {
   (5,'s1','d2','2024-01-03 00:00:03.000',7.5,8.5,'e',2),
   (6,'s1','d2','2024-01-04 00:00:03.000',7.5,8.5,'e',3)`,
 		`CREATE TABLE local_readings (id INT PRIMARY KEY, device_id VARCHAR(16) NOT NULL, created_at DATETIME(3) NOT NULL, temp DOUBLE NULL)`,
-		`INSERT INTO local_readings VALUES (1,'d1','2024-03-31 01:30:00',1.5), (2,'d1','2024-03-31 03:30:00',2.5)`)
+		`INSERT INTO local_readings VALUES (1,'d1','2024-03-31 01:30:00',1.5), (2,'d1','2024-03-31 03:30:00',2.5)`,
+		// an epoch in seconds that overflows BIGINT at ms: MySQL refuses
+		// the aggregate (the mapping makes the row dirty)
+		`CREATE TABLE epochs (id INT PRIMARY KEY, device_id VARCHAR(16) NOT NULL, e BIGINT NOT NULL, temp DOUBLE NULL)`,
+		`INSERT INTO epochs VALUES (1,'d1',1704067200,1.5), (2,'d1',100000000000000000,2.5)`)
 	h.writeConfig("tree", "", treeMapping+`    - table: local_readings
       device: "root.vl.${device_id}"
       time: {column: created_at, zone: Europe/Berlin}
+      measurements:
+        - {column: temp}
+    - table: epochs
+      device: "root.ve.${device_id}"
+      time: {column: e, unit: s}
       measurements:
         - {column: temp}
 `)
@@ -333,6 +342,12 @@ func TestIntegrationVerifyPushdown(t *testing.T) {
 	}
 	if lr.Source != "rows" || lr.RowsRead != 2 || lr.SourcePoints != 2 {
 		t.Fatalf("local_readings (Europe/Berlin): want the rows read through the mapping: %+v", lr)
+	}
+	if ep := byName["epochs"]; ep.Source != "rows" || ep.RowsRead != 2 || ep.DirtyRows != 1 || ep.SourcePoints != 1 || ep.IoTDBPoints != 1 {
+		t.Fatalf("epochs (MySQL refuses the aggregate): want the rows read through the mapping: %+v", ep)
+	}
+	if notes := strings.Join(rep.Notes, "\n"); !strings.Contains(notes, "epochs: the source rows were read through the mapping, not aggregated by MySQL: MySQL refused the aggregate query") {
+		t.Fatalf("the notes do not say why epochs was read row by row:\n%s", notes)
 	}
 	if notes := strings.Join(rep.Notes, "\n"); !strings.Contains(notes, "local_readings: the source rows were read through the mapping") || !strings.Contains(notes, "Europe/Berlin") {
 		t.Fatalf("the notes do not say why local_readings was read row by row:\n%s", notes)

@@ -20,6 +20,8 @@ import (
 // iotSide is what verify learned from IoTDB about one table.
 type iotSide struct {
 	cells *cells
+	// lean: only the figures MySQL's side compares are asked for
+	lean bool
 	// typeDiff lists the series (tree: per device; table model: the
 	// column, every device) IoTDB holds with another type than the
 	// mapping writes: their points are not compared value by value.
@@ -236,7 +238,7 @@ func treeAggItems(t client.TSDataType, lean bool) []string {
 func (v *verifier) treeAggQuery(ctx context.Context, ti *tableInfo, s *iotSide, fields []int, from string, lo, hi int64) error {
 	var items []string
 	for _, fi := range fields {
-		for _, fn := range treeAggItems(ti.types[fi], v.pushed[ti.idx]) {
+		for _, fn := range treeAggItems(ti.types[fi], s.lean) {
 			items = append(items, fn+"("+ti.names[fi]+")")
 		}
 	}
@@ -583,7 +585,7 @@ func (v *verifier) tableFiguresOnce(ctx context.Context, ti *tableInfo, s *iotSi
 		if s.missingCol[fi] || s.wrongType("", fi) {
 			continue
 		}
-		its, fns := tableAggItems(iotdbsink.QuoteIdent(name), ti.types[fi], v.win.bucket, v.noHash, v.pushed[ti.idx])
+		its, fns := tableAggItems(iotdbsink.QuoteIdent(name), ti.types[fi], v.win.bucket, v.noHash, s.lean)
 		items = append(items, its...)
 		for _, fn := range fns {
 			refs = append(refs, colRef{fn: fn, fi: fi})

@@ -127,15 +127,35 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	v.pushed = make([]bool, len(v.tables))
 	v.pushWhy = make([]string, len(v.tables))
 	var sum backfill.Summary
+	var early *earlyIoT
 	if !opts.Exact && opts.Source != nil && opts.Source.DB != nil {
+		qs := make([]*pushQuery, len(v.tables))
 		for i, ti := range v.tables {
-			ts, ok, err := v.pushTable(ctx, ti, opts.Tables[i], src)
+			q, err := v.newPushQuery(ti, opts.Tables[i])
+			if err != nil {
+				v.log.Info().Str("table", ti.name).Str("reason", err.Error()).Msg("coarse pass not pushed down to MySQL: the rows are read through the mapping")
+				v.pushWhy[i] = err.Error()
+				continue
+			}
+			qs[i], v.pushed[i] = q, true
+		}
+		// IoTDB computes its figures meanwhile: they do not depend on the
+		// source's (the time spans to query come from IoTDB's own).
+		early = v.startIoT(ctx)
+		defer early.wait()
+		for i, q := range qs {
+			if q == nil {
+				continue
+			}
+			ts, ok, err := v.pushTable(ctx, q, src)
 			if err != nil {
 				return nil, err
 			}
 			if ok {
-				v.pushed[i] = true
 				sum.Tables = append(sum.Tables, ts)
+			} else {
+				v.pushed[i] = false
+				early.invalidate(i) // asked for too few figures: asked again
 			}
 		}
 	}
@@ -156,7 +176,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 	rep.scan = sum
 
 	// 2. Compare, drill down.
-	res, err := v.compare(ctx, src, opts.Repair)
+	res, err := v.compare(ctx, src, opts.Repair, early)
 	if err != nil {
 		return nil, err
 	}
@@ -184,7 +204,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 			}
 		}
 		sum.Tables = append(kept, scanned...)
-		if res, err = v.compare(ctx, src, opts.Repair); err != nil {
+		if res, err = v.compare(ctx, src, opts.Repair, nil); err != nil {
 			return nil, err
 		}
 	}
@@ -195,7 +215,7 @@ func Run(ctx context.Context, opts Options) (*Report, error) {
 		if err != nil {
 			return rep, fmt.Errorf("repair: %w", err)
 		}
-		after, err := v.compare(ctx, src, false)
+		after, err := v.compare(ctx, src, false, nil)
 		if err != nil {
 			return rep, fmt.Errorf("verifying after the repair: %w", err)
 		}
@@ -216,6 +236,49 @@ func (v *verifier) mode() string {
 
 func (v *verifier) bad(err error) {
 	v.badOnce.Do(func() { v.badErr = fmt.Errorf("verify: %w", err) })
+}
+
+// earlyIoT is IoTDB's side of the first comparison, computed while MySQL
+// computes the source's.
+type earlyIoT struct {
+	done  chan struct{}
+	cells *cells
+	sides []*iotSide // per table; nil: to be read by compare
+	err   error
+}
+
+// startIoT reads IoTDB's figures of every table in the background, over
+// the time spans IoTDB holds points in (the source's spans are not known
+// yet; a bucket only the source holds needs no IoTDB query to differ).
+func (v *verifier) startIoT(ctx context.Context) *earlyIoT {
+	e := &earlyIoT{done: make(chan struct{}), cells: newCells(), sides: make([]*iotSide, len(v.tables))}
+	pushed := slices.Clone(v.pushed)
+	go func() {
+		defer close(e.done)
+		for i, ti := range v.tables {
+			s, err := v.iotFiguresLean(ctx, ti, newCells(), e.cells, pushed[i])
+			if err != nil {
+				e.err = fmt.Errorf("table %s: reading IoTDB: %w", ti.name, err)
+				return
+			}
+			e.sides[i] = s
+		}
+	}()
+	return e
+}
+
+// wait returns when the background reads are done.
+func (e *earlyIoT) wait() error {
+	<-e.done
+	return e.err
+}
+
+// invalidate drops table i's early figures: they were asked for as if
+// MySQL computed the source's, and it did not.
+func (e *earlyIoT) invalidate(i int) {
+	<-e.done
+	e.sides[i] = nil
+	e.cells.drop(i)
 }
 
 // foldRows reads the rows of the named tables through their mappings
@@ -274,16 +337,11 @@ func (v *verifier) scan(ctx context.Context, phase string, names []string, w bac
 }
 
 // pushTable runs the pushed-down pass of one table into src. ok is false
-// when the table is to be read row by row instead: its time column has no
-// SQL form, or MySQL refused the query (an epoch that overflows, say).
-func (v *verifier) pushTable(ctx context.Context, ti *tableInfo, t Table, src *cells) (backfill.TableSummary, bool, error) {
+// when the table is to be read row by row instead: MySQL refused the query
+// (an epoch that overflows, say).
+func (v *verifier) pushTable(ctx context.Context, q *pushQuery, src *cells) (backfill.TableSummary, bool, error) {
+	ti := q.ti
 	log := v.log.With().Str("table", ti.name).Logger()
-	q, err := v.newPushQuery(ti, t)
-	if err != nil {
-		log.Info().Str("reason", err.Error()).Msg("coarse pass not pushed down to MySQL: the rows are read through the mapping")
-		v.pushWhy[ti.idx] = err.Error()
-		return backfill.TableSummary{}, false, nil
-	}
 	start := time.Now()
 	got, rows, refused, err := v.push(ctx, q)
 	if err != nil {
@@ -342,8 +400,18 @@ func (r *result) clean(tables []*tableInfo) bool {
 	return true
 }
 
-func (v *verifier) compare(ctx context.Context, src *cells, keepExtras bool) (*result, error) {
+// compare reads IoTDB's figures (or takes those early computed while the
+// source was read), compares them with src's and drills into the buckets
+// that differ.
+func (v *verifier) compare(ctx context.Context, src *cells, keepExtras bool, early *earlyIoT) (*result, error) {
 	res := &result{src: src, iot: newCells(), differ: map[key]string{}}
+	var pre []*iotSide
+	if early != nil {
+		if err := early.wait(); err != nil {
+			return nil, err
+		}
+		res.iot, pre = early.cells, early.sides
+	}
 	n := len(v.tables)
 	res.counts = make([]map[string]int64, n)
 	res.collisions = make([]int64, n)
@@ -354,7 +422,11 @@ func (v *verifier) compare(ctx context.Context, src *cells, keepExtras bool) (*r
 		res.counts[i] = map[string]int64{}
 		res.iotDevices[i], res.srcDevices[i] = map[string]bool{}, map[string]bool{}
 	}
-	for _, ti := range v.tables {
+	for i, ti := range v.tables {
+		if pre != nil && pre[i] != nil {
+			res.sides = append(res.sides, pre[i])
+			continue
+		}
 		s, err := v.iotFigures(ctx, ti, src, res.iot)
 		if err != nil {
 			return nil, fmt.Errorf("table %s: reading IoTDB: %w", ti.name, err)
@@ -371,8 +443,15 @@ func (v *verifier) compare(ctx context.Context, src *cells, keepExtras bool) (*r
 // iotFigures reads IoTDB's figures of one table into iot (and its side
 // facts), over the time spans where either side holds points.
 func (v *verifier) iotFigures(ctx context.Context, ti *tableInfo, src, iot *cells) (*iotSide, error) {
+	return v.iotFiguresLean(ctx, ti, src, iot, v.pushed[ti.idx])
+}
+
+// iotFiguresLean is iotFigures; lean asks only for the figures MySQL's
+// side compares (the table was pushed down).
+func (v *verifier) iotFiguresLean(ctx context.Context, ti *tableInfo, src, iot *cells, lean bool) (*iotSide, error) {
 	s := newIotSide()
 	s.cells = iot
+	s.lean = lean
 	if ti.model == "tree" {
 		if err := v.treeSchema(ctx, ti, s); err != nil {
 			return nil, err
