@@ -16,15 +16,18 @@ import (
 
 // The sink's own insertRecords encoding is byte for byte what the
 // generated thrift code writes for the same request (every type, NULLs
-// left out, all-NULL rows skipped).
+// left out, all-NULL rows skipped, rows without NULLs, two schemas in one
+// request).
 func TestRawRecordsMatchThrift(t *testing.T) {
 	sc := allTypesSchema()
+	other := &mapping.Schema{SourceTable: "other", Model: "tree", Database: "root.factory", Aligned: true,
+		Measurements: []string{"level", "`time`"}, Types: []client.TSDataType{client.DOUBLE, client.INT64}}
 	day := time.Date(2024, 3, 5, 0, 0, 0, 0, time.UTC)
 	var pts []mapping.Point
 	for i := 0; i < 40; i++ {
 		vals := []any{i%2 == 0, int32(i), int64(-i), float32(i) / 3, float64(i) / 7, fmt.Sprintf("t%d", i), int64(1700000000000 + i), day, []byte{byte(i), 0, 255}, "s"}
 		for c := range vals {
-			if (i+c)%5 == 0 {
+			if i%4 != 1 && (i+c)%5 == 0 { // rows 1, 5, 9, ... have no NULL
 				vals[c] = nil
 			}
 		}
@@ -32,6 +35,13 @@ func TestRawRecordsMatchThrift(t *testing.T) {
 			vals = make([]any, len(vals))
 		}
 		pts = append(pts, mapping.Point{Device: fmt.Sprintf("root.factory.`d-%d`", i%9), Time: int64(1000 + i), Schema: sc, Values: vals})
+		if i%3 == 0 {
+			ov := []any{float64(i), int64(i)}
+			if i%2 == 0 {
+				ov[0] = nil
+			}
+			pts = append(pts, mapping.Point{Device: fmt.Sprintf("root.factory.o%d", i), Time: int64(1000 + i), Schema: other, Values: ov})
+		}
 	}
 	b := getBatch()
 	defer putBatch(b)
@@ -49,13 +59,14 @@ func TestRawRecordsMatchThrift(t *testing.T) {
 				row := sg.g.vals[r]
 				var names []string
 				var buf []byte
+				msc := sg.g.schema
 				for c, v := range row {
 					if v == nil {
 						continue
 					}
-					names = append(names, sc.Measurements[c])
-					buf = append(buf, byte(sc.Types[c]))
-					buf = appendValue(buf, sc.Types[c], v)
+					names = append(names, msc.Measurements[c])
+					buf = append(buf, byte(msc.Types[c]))
+					buf = appendValue(buf, msc.Types[c], v)
 				}
 				if names == nil {
 					continue
@@ -66,8 +77,8 @@ func TestRawRecordsMatchThrift(t *testing.T) {
 				req.Timestamps = append(req.Timestamps, sg.g.times[r])
 			}
 		}
-		if len(req.PrefixPaths) != 39 || e.records.n != 39 {
-			t.Fatalf("%d records generated, %d raw; want 39 (one all-NULL row)", len(req.PrefixPaths), e.records.n)
+		if len(req.PrefixPaths) != 39+14 || e.records.n != 39+14 {
+			t.Fatalf("%d records generated, %d raw; want 53 (one all-NULL row)", len(req.PrefixPaths), e.records.n)
 		}
 		want := serialize(t, &rpc.IClientRPCServiceInsertRecordsArgs{Req: req})
 		got := serialize(t, &recordsArgs{session: 77, raw: e.records})

@@ -95,6 +95,54 @@ func TestBuildSeparatesSchemasWithSameDevice(t *testing.T) {
 	}
 }
 
+// Grouping by (schema, device) through the batch's own hash table gives
+// the groups a map would: first-appearance order, every point in its
+// group in input order, two schemas with the same device apart. Thousands
+// of devices make probe sequences collide; the second build reuses the
+// pooled table, which must start empty.
+func TestBuildGroupsManyDevicesLikeAMap(t *testing.T) {
+	a, a2 := testSchema(true), testSchema(true)
+	for round, n := range []int{5000, 300} {
+		var pts []mapping.Point
+		for i := range n {
+			sc := a
+			if i%7 == 3 {
+				sc = a2
+			}
+			dev := fmt.Sprintf("root.factory.site%d.dev%d", i%13, (i*7919+round)%(n/3))
+			pts = append(pts, pt(sc, dev, int64(i), float64(i), nil, nil))
+		}
+		type key struct {
+			sc  *mapping.Schema
+			dev string
+		}
+		var order []key
+		want := map[key][]int{}
+		for i, p := range pts {
+			k := key{p.Schema, p.Device}
+			if _, ok := want[k]; !ok {
+				order = append(order, k)
+			}
+			want[k] = append(want[k], i)
+		}
+		b := getBatch()
+		b.build(pts)
+		if len(b.groups) != len(order) {
+			t.Fatalf("round %d: %d groups, want %d", round, len(b.groups), len(order))
+		}
+		for gi := range b.groups {
+			g := &b.groups[gi]
+			if k := (key{g.schema, g.device}); k != order[gi] {
+				t.Fatalf("round %d: group %d is %v, want %v", round, gi, k, order[gi])
+			}
+			if got := g.points(0, g.rows()); !reflect.DeepEqual(got, want[order[gi]]) {
+				t.Fatalf("round %d: group %d points %v, want %v", round, gi, got, want[order[gi]])
+			}
+		}
+		putBatch(b)
+	}
+}
+
 func TestBuildRejectsInvalidPoints(t *testing.T) {
 	sc := testSchema(true)
 	dateSc := &mapping.Schema{Measurements: []string{"d"}, Types: []client.TSDataType{client.DATE}}

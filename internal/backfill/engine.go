@@ -687,8 +687,15 @@ func (e *engine) writePage(ctx context.Context, pg *page) error {
 	sc := getWriteScratch(len(pg.rows))
 	defer putWriteScratch(sc)
 	points, rowOf := sc.points, sc.rowOf
+	am, _ := t.mapper.(arenaMapper)
 	for i, row := range pg.rows {
-		p, err := t.mapper.Map(row[:t.nMap])
+		var p mapping.Point
+		var err error
+		if am != nil {
+			p, err = am.MapArena(row[:t.nMap], make([]any, len(am.Schema().Measurements)), &sc.arena)
+		} else {
+			p, err = t.mapper.Map(row[:t.nMap])
+		}
 		if err != nil {
 			if err := e.dirtyRow(t, row, t.mappingRecord(row, err)); err != nil {
 				return err
@@ -761,12 +768,21 @@ type keyAppender interface {
 	AppendKey(dst []byte, row []any) []byte
 }
 
+// arenaMapper is optionally implemented by a RowMapper (mapping.Mapper):
+// MapArena renders the device path into an arena of the writer instead of
+// a string per row (see mapping.Arena).
+type arenaMapper interface {
+	MapArena(row, values []any, a *mapping.Arena) (mapping.Point, error)
+	Schema() *mapping.Schema
+}
+
 // writeScratch is the reusable working memory of writePage.
 type writeScratch struct {
 	points []mapping.Point
 	rowOf  []int
 	hashes []pointHash
 	key    []byte
+	arena  mapping.Arena // device paths of the points (blocks are never rewritten)
 }
 
 var writeScratchPool sync.Pool // *writeScratch
