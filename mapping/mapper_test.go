@@ -435,6 +435,10 @@ func TestDeviceNodes(t *testing.T) {
 		{"1e3", "`1e3`"},
 		{"time", "`time`"},
 		{"Root", "`Root`"},
+		{"TimeStamp", "`TimeStamp`"},
+		{"rooT", "`rooT`"},
+		{"tame", "tame"},
+		{"timestamps", "timestamps"},
 		{"pump_7", "pump_7"},
 		{[]byte("ß"), "`ß`"},
 	}

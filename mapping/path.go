@@ -109,6 +109,9 @@ func identRune(r rune) bool {
 // reservedNode reports the words IoTDB reserves as node names
 // (IoTDBConstant.reservedWords), compared case-insensitively.
 func reservedNode(s string) bool {
+	if s == "" || s[0]|0x20 != 'r' && s[0]|0x20 != 't' { // most names: one comparison
+		return false
+	}
 	return strings.EqualFold(s, "root") || strings.EqualFold(s, "time") || strings.EqualFold(s, "timestamp")
 }
 
