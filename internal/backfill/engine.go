@@ -78,6 +78,23 @@ type Options struct {
 
 	// Test hooks.
 	beforeQuery func(table string, part int, after Key) // each page (or stream) query
+	pageValues  int                                     // pageMaxValues when 0
+}
+
+// pageMaxValues bounds the values of one page (rows × selected columns)
+// besides Backfill.PageRows: a page of a wide table holds fewer rows, so
+// that the pages queued and in flight (Queue + Readers + Writers of them)
+// take about the same memory whatever the width. The default 10,000 rows
+// of up to 20 columns are unaffected; 200 columns make pages of 1,000.
+const pageMaxValues = 200_000
+
+// pageLimit is the rows of one page of a table selecting ncols columns.
+func (o *Options) pageLimit(ncols int) int {
+	maxValues := o.pageValues
+	if maxValues <= 0 {
+		maxValues = pageMaxValues
+	}
+	return max(1, min(o.Backfill.PageRows, maxValues/max(1, ncols)))
 }
 
 func (o *Options) startOver() string {
