@@ -160,6 +160,10 @@ func (b *batch) build(pts []mapping.Point) {
 		last = g
 	}
 	counts := b.counts
+	if len(b.groups) == n-len(b.bad) {
+		b.oneRowGroups(pts)
+		return
+	}
 
 	// Counting sort of the point indexes by group: stable, one pass.
 	b.idx = grow(b.idx, n-len(b.bad))
@@ -191,6 +195,33 @@ func (b *batch) build(pts []mapping.Point) {
 		gr.rowStart = b.starts[startOff : startOff+nr+1 : startOff+nr+1]
 		rowOff += nr
 		startOff += nr + 1
+	}
+}
+
+// oneRowGroups finishes build when every group holds one point (a fleet:
+// one row per device): group g is the g-th valid point, its row that
+// point's time and values as they are; no sort, no merge.
+func (b *batch) oneRowGroups(pts []mapping.Point) {
+	ng := len(b.groups)
+	b.idx = grow(b.idx, ng)
+	b.times = grow(b.times, ng)
+	b.vals = grow(b.vals, ng)
+	b.starts = grow(b.starts, 2*ng)
+	g := 0
+	for i := range pts {
+		if b.gid[i] < 0 {
+			continue
+		}
+		b.idx[g] = int32(i)
+		b.times[g] = pts[i].Time
+		b.vals[g] = pts[i].Values
+		b.starts[2*g], b.starts[2*g+1] = 0, 1
+		gr := &b.groups[g]
+		gr.idx = b.idx[g : g+1 : g+1]
+		gr.times = b.times[g : g+1 : g+1]
+		gr.vals = b.vals[g : g+1 : g+1]
+		gr.rowStart = b.starts[2*g : 2*g+2 : 2*g+2]
+		g++
 	}
 }
 
