@@ -594,9 +594,10 @@ func (mp *Mapper) MapInto(row, values []any) (Point, error) {
 	return mp.MapArena(row, values, nil)
 }
 
-// MapArena is MapInto with the tree-model device path rendered into a
-// (nil: a string of its own). The engines map every row this way (one
-// Arena per goroutine): no allocation per row for the path.
+// MapArena is MapInto with the tree-model device path rendered into the
+// arena a (when a is nil, into a string of its own). The engines map their
+// rows this way, one Arena per goroutine: no allocation per row for the
+// path (see Arena).
 func (mp *Mapper) MapArena(row, values []any, a *Arena) (Point, error) {
 	if err := mp.checkRow(row); err != nil {
 		return Point{}, err
