@@ -45,9 +45,36 @@ func TestDeviceFlags(t *testing.T) {
 	if len(o.deviceCounts) != 2 || o.deviceCounts[1] != 5000 || len(o.deviceModels) != 1 || o.deviceModels[0] != "table" {
 		t.Fatalf("%+v", o.devOpts)
 	}
-	for _, bad := range [][]string{{"--device-counts", "x"}, {"--device-models", "graph"}, {"--dev-rows", "0"}} {
+	for _, bad := range [][]string{{"--device-counts", "x"}, {"--device-models", "graph"}, {"--dev-rows", "0"}, {"--dev-repeat", "0"}} {
 		if _, err := parseFlags(bad); err == nil {
 			t.Errorf("parseFlags(%q) accepted", bad)
 		}
+	}
+}
+
+// With --dev-repeat the case shows the run that cost the bridge the least
+// CPU, unless a run failed: then the failure shows. Every run is listed.
+func TestDevResultKeepsCheapestRun(t *testing.T) {
+	run := func(cpu float64, check string) *result {
+		return &result{Phase: "dev-1000-tree-backfill", Rows: 1000, ClientCPUS: cpu, Check: check}
+	}
+	d := &devResult{}
+	for _, r := range []*result{run(3, "ok"), run(2, "ok"), run(4, "ok")} {
+		d.keep(r, 3)
+	}
+	if d.ClientCPUS != 2 || len(d.Runs) != 3 {
+		t.Fatalf("kept %v of %d runs, want the 2 s run of 3", d.ClientCPUS, len(d.Runs))
+	}
+	d = &devResult{}
+	for _, r := range []*result{run(3, "ok"), run(5, "FAIL: count"), run(1, "ok")} {
+		d.keep(r, 3)
+	}
+	if d.ok() || d.ClientCPUS != 5 {
+		t.Fatalf("kept %+v, want the failed run", d.result)
+	}
+	d = &devResult{}
+	d.keep(run(3, "ok"), 1)
+	if d.ClientCPUS != 3 || d.Runs != nil {
+		t.Fatalf("one run: %+v", d)
 	}
 }

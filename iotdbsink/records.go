@@ -4,9 +4,14 @@ import (
 	"context"
 	"encoding/binary"
 	"errors"
+	"math"
+
+	"github.com/apache/iotdb-client-go/v2/client"
 
 	"github.com/apache/iotdb-client-go/v2/rpc"
 	"github.com/apache/thrift/lib/go/thrift"
+
+	"github.com/mysql-iotdb-bridge/bridge/mapping"
 )
 
 // insertRecords, encoded by the sink itself (docs/iotdb.md §2.4).
@@ -63,6 +68,11 @@ func (w *recordsWriter) str(s string) {
 // encodeRecords turns a chunk into insertRecords: one record per row, the
 // row's non-NULL values each as a type byte and the value (records have no
 // NULL: a NULL measurement is left out; an all-NULL row is no record).
+//
+// A fleet chunk is one short record per device, so the encoder's cost per
+// row is what counts: the measurement list of a row without NULLs is
+// copied whole from the schema's (schemaInfo.recordNames), and the values
+// are appended by type without going through appendValue's generic path.
 func (s *Sink) encodeRecords(ch chunk) *encoded {
 	e := &encoded{buf: bufPool.Get().(*[]byte)}
 	w := recordsWriter{b: (*e.buf)[:0]}
@@ -85,7 +95,12 @@ func (s *Sink) encodeRecords(ch chunk) *encoded {
 	}
 	w.field(tList, 3) // measurementsList
 	w.list(tList, n)
+	var last *mapping.Schema
+	var in *schemaInfo
 	for _, sg := range ch.segs {
+		if sg.g.schema != last {
+			last, in = sg.g.schema, s.info(sg.g.schema)
+		}
 		names := sg.g.schema.Measurements
 		for r := sg.lo; r < sg.hi; r++ {
 			row := sg.g.vals[r]
@@ -95,7 +110,11 @@ func (s *Sink) encodeRecords(ch chunk) *encoded {
 					k++
 				}
 			}
-			if k == 0 {
+			switch k {
+			case 0:
+				continue
+			case len(row):
+				w.b = append(w.b, in.recordNames...)
 				continue
 			}
 			w.list(tString, k)
@@ -121,8 +140,7 @@ func (s *Sink) encodeRecords(ch chunk) *encoded {
 				if v == nil {
 					continue
 				}
-				w.b = append(w.b, byte(types[c]))
-				w.b = appendValue(w.b, types[c], v)
+				w.b = appendRecordValue(w.b, types[c], v)
 			}
 			binary.BigEndian.PutUint32(w.b[at:], uint32(len(w.b)-at-4))
 		}
@@ -147,6 +165,31 @@ func (s *Sink) encodeRecords(ch chunk) *encoded {
 	e.records = &rawRecords{body: w.b, n: n}
 	e.empty = n == 0
 	return e
+}
+
+// appendRecordValue appends one non-NULL record value: its type byte and
+// the value (docs/iotdb.md §2.4). The common fixed-width types take a
+// direct path; the rest go through appendValue.
+func appendRecordValue(b []byte, typ client.TSDataType, v any) []byte {
+	switch x := v.(type) {
+	case float64:
+		if typ == client.DOUBLE {
+			return binary.BigEndian.AppendUint64(append(b, byte(client.DOUBLE)), math.Float64bits(x))
+		}
+	case float32:
+		if typ == client.FLOAT {
+			return binary.BigEndian.AppendUint32(append(b, byte(client.FLOAT)), math.Float32bits(x))
+		}
+	case int64:
+		if typ == client.INT64 || typ == client.TIMESTAMP {
+			return binary.BigEndian.AppendUint64(append(b, byte(typ)), uint64(x))
+		}
+	case int32:
+		if typ == client.INT32 {
+			return binary.BigEndian.AppendUint32(append(b, byte(client.INT32)), uint32(x))
+		}
+	}
+	return appendValue(append(b, byte(typ)), typ, v)
 }
 
 func allNull(row []any) bool {

@@ -108,6 +108,9 @@ type schemaInfo struct {
 	namesBytes int
 	fixedRow   int
 	varCols    []int
+	// recordNames is a record's measurement list when no value is NULL,
+	// encoded (records.go): most rows copy it whole.
+	recordNames []byte
 }
 
 // rowBytes estimates the encoded size of row r of g.
@@ -578,6 +581,12 @@ func (s *Sink) info(sc *mapping.Schema) *schemaInfo {
 			}
 		}
 		in.fixedRow += (len(sc.Types) + 7) / 8 // null bitmaps
+		w := recordsWriter{}
+		w.list(tString, len(sc.Measurements))
+		for _, m := range sc.Measurements {
+			w.str(m)
+		}
+		in.recordNames = w.b
 		if sc.Categories != nil {
 			in.cats = make([]int8, len(sc.Categories))
 			for i, c := range sc.Categories {

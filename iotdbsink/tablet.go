@@ -4,10 +4,12 @@ import (
 	"cmp"
 	"encoding/binary"
 	"fmt"
+	"hash/maphash"
 	"math"
 	"slices"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/apache/iotdb-client-go/v2/client"
 
@@ -43,7 +45,7 @@ type group struct {
 	times    []int64 // one per row
 	vals     [][]any // one per row: the point's Values, or a merged copy
 	rejected bool    // set when the whole group was rejected before sending
-	next     int32   // next group with the same device (another schema), or -1
+	hash     uint64  // of (schema, device): the batch's table (build)
 }
 
 // rows is the number of distinct timestamps in the group.
@@ -61,17 +63,20 @@ func (g *group) points(lo, hi int) []int {
 // batch is the reusable working memory of one Write call. Pooled, so that a
 // steady stream of batches allocates next to nothing.
 type batch struct {
-	// byDevice maps a device to its first group; groups of other schemas
-	// with the same device are chained through group.next. A string key
-	// takes Go's fast string-map path.
-	byDevice map[string]int32
-	groups   []group
-	gid      []int32 // per input point: its group, or -1 when rejected
-	idx      []int32 // backing store for every group's idx
-	starts   []int32 // backing store for every group's rowStart
-	times    []int64 // backing store for every group's times
-	vals     [][]any // backing store for every group's vals
-	bad      []badPoint
+	// slots is an open-addressing hash table (linear probing) of the
+	// groups by (schema, device): group index + 1, 0 for an empty slot;
+	// at most half full. A fleet batch has a group per point, and a
+	// table of our own, cleared with one memclr per batch, costs a
+	// fraction of a Go map's insert per new key (issue 10's profiles).
+	slots  []int32
+	groups []group
+	counts []int32 // per group: its points
+	gid    []int32 // per input point: its group, or -1 when rejected
+	idx    []int32 // backing store for every group's idx
+	starts []int32 // backing store for every group's rowStart
+	times  []int64 // backing store for every group's times
+	vals   [][]any // backing store for every group's vals
+	bad    []badPoint
 }
 
 // badPoint is an input point that cannot be encoded at all.
@@ -80,12 +85,14 @@ type badPoint struct {
 	msg   string
 }
 
-var batchPool = sync.Pool{New: func() any { return &batch{byDevice: make(map[string]int32)} }}
+var batchPool = sync.Pool{New: func() any { return &batch{} }}
+
+// groupSeed seeds the device hashes of every batch.
+var groupSeed = maphash.MakeSeed()
 
 func getBatch() *batch { return batchPool.Get().(*batch) }
 
 func putBatch(b *batch) {
-	clear(b.byDevice)
 	// Drop references to the caller's values so the pool does not pin them.
 	clear(b.vals)
 	for i := range b.groups {
@@ -102,8 +109,17 @@ func putBatch(b *batch) {
 func (b *batch) build(pts []mapping.Point) {
 	n := len(pts)
 	b.gid = grow(b.gid, n)
-	var counts []int32 // per group, reused through the group slice below
+	b.counts = b.counts[:0]
+	size := 64
+	for size < 2*n {
+		size *= 2
+	}
+	b.slots = grow(b.slots, size)
+	clear(b.slots)
+	mask := uint64(size - 1)
 	last := int32(-1)
+	var lastSchema *mapping.Schema
+	var schemaHash uint64
 	for i := range pts {
 		p := &pts[i]
 		if msg := validate(p); msg != "" {
@@ -112,34 +128,41 @@ func (b *batch) build(pts []mapping.Point) {
 			continue
 		}
 		// Runs of the same device are common (one device's history, or one
-		// row per device per tick); skip the map for them.
+		// row per device per tick); skip the table for them.
 		if last >= 0 && p.Schema == b.groups[last].schema && p.Device == b.groups[last].device {
 			b.gid[i] = last
-			counts[last]++
+			b.counts[last]++
 			continue
 		}
-		g, ok := b.byDevice[p.Device]
-		if ok {
-			for g >= 0 && b.groups[g].schema != p.Schema {
-				g = b.groups[g].next
-			}
+		if p.Schema != lastSchema {
+			lastSchema, schemaHash = p.Schema, schemaHashOf(p.Schema)
 		}
-		if g < 0 || !ok {
-			ng := int32(len(b.groups))
-			b.groups = append(b.groups, group{schema: p.Schema, device: p.Device, next: -1})
-			counts = append(counts, 0)
-			if !ok {
-				b.byDevice[p.Device] = ng
-			} else { // chain behind the device's first group
-				first := b.byDevice[p.Device]
-				b.groups[ng].next = b.groups[first].next
-				b.groups[first].next = ng
+		h := maphash.String(groupSeed, p.Device) ^ schemaHash
+		k := h & mask
+		g := int32(-1)
+		for {
+			s := b.slots[k]
+			if s == 0 {
+				g = int32(len(b.groups))
+				b.groups = append(b.groups, group{schema: p.Schema, device: p.Device, hash: h})
+				b.counts = append(b.counts, 0)
+				b.slots[k] = g + 1
+				break
 			}
-			g = ng
+			if gr := &b.groups[s-1]; gr.hash == h && gr.schema == p.Schema && gr.device == p.Device {
+				g = s - 1
+				break
+			}
+			k = (k + 1) & mask
 		}
 		b.gid[i] = g
-		counts[g]++
+		b.counts[g]++
 		last = g
+	}
+	counts := b.counts
+	if len(b.groups) == n-len(b.bad) {
+		b.oneRowGroups(pts)
+		return
 	}
 
 	// Counting sort of the point indexes by group: stable, one pass.
@@ -173,6 +196,40 @@ func (b *batch) build(pts []mapping.Point) {
 		rowOff += nr
 		startOff += nr + 1
 	}
+}
+
+// oneRowGroups finishes build when every group holds one point (a fleet:
+// one row per device): group g is the g-th valid point, its row that
+// point's time and values as they are; no sort, no merge.
+func (b *batch) oneRowGroups(pts []mapping.Point) {
+	ng := len(b.groups)
+	b.idx = grow(b.idx, ng)
+	b.times = grow(b.times, ng)
+	b.vals = grow(b.vals, ng)
+	b.starts = grow(b.starts, 2*ng)
+	g := 0
+	for i := range pts {
+		if b.gid[i] < 0 {
+			continue
+		}
+		b.idx[g] = int32(i)
+		b.times[g] = pts[i].Time
+		b.vals[g] = pts[i].Values
+		b.starts[2*g], b.starts[2*g+1] = 0, 1
+		gr := &b.groups[g]
+		gr.idx = b.idx[g : g+1 : g+1]
+		gr.times = b.times[g : g+1 : g+1]
+		gr.vals = b.vals[g : g+1 : g+1]
+		gr.rowStart = b.starts[2*g : 2*g+2 : 2*g+2]
+		g++
+	}
+}
+
+// schemaHashOf mixes the address of sc (Go's heap objects do not move)
+// into a hash that tells the schemas of one batch apart.
+func schemaHashOf(sc *mapping.Schema) uint64 {
+	x := uint64(uintptr(unsafe.Pointer(sc))) * 0x9e3779b97f4a7c15
+	return x ^ x>>29
 }
 
 // prepare sorts one group by time (stable) and merges equal timestamps. It

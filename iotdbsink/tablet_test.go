@@ -95,6 +95,79 @@ func TestBuildSeparatesSchemasWithSameDevice(t *testing.T) {
 	}
 }
 
+// Grouping by (schema, device) through the batch's own hash table gives
+// the groups a map would: first-appearance order, every point in its
+// group in input order, two schemas with the same device apart. Thousands
+// of devices make probe sequences collide; the second build reuses the
+// pooled table, which must start empty. The last round is a fleet (every
+// device once, an invalid point among them): one row per group, the
+// point's own time and values.
+func TestBuildGroupsManyDevicesLikeAMap(t *testing.T) {
+	a, a2 := testSchema(true), testSchema(true)
+	for round, n := range []int{5000, 300, 4000} {
+		var pts []mapping.Point
+		for i := range n {
+			sc := a
+			if i%7 == 3 {
+				sc = a2
+			}
+			d := (i*7919 + round) % (n / 3) // each device three times (and under both schemas)
+			dev := fmt.Sprintf("root.factory.site%d.dev%d", d%13, d)
+			if round == 2 {
+				dev = fmt.Sprintf("root.factory.site%d.dev%d", i%13, i)
+			}
+			p := pt(sc, dev, int64(3*i+round), float64(i), nil, nil)
+			if round == 2 && i == 1234 {
+				p.Values = p.Values[:1] // invalid: left out of every group
+			}
+			pts = append(pts, p)
+		}
+		type key struct {
+			sc  *mapping.Schema
+			dev string
+		}
+		var order []key
+		want := map[key][]int{}
+		for i, p := range pts {
+			if len(p.Values) != 3 {
+				continue
+			}
+			k := key{p.Schema, p.Device}
+			if _, ok := want[k]; !ok {
+				order = append(order, k)
+			}
+			want[k] = append(want[k], i)
+		}
+		b := getBatch()
+		b.build(pts)
+		if fleet := len(order) == len(pts)-len(b.bad); fleet != (round == 2) {
+			t.Fatalf("round %d: %d groups of %d points", round, len(order), len(pts))
+		}
+		if len(b.groups) != len(order) {
+			t.Fatalf("round %d: %d groups, want %d", round, len(b.groups), len(order))
+		}
+		for gi := range b.groups {
+			g := &b.groups[gi]
+			if k := (key{g.schema, g.device}); k != order[gi] {
+				t.Fatalf("round %d: group %d is %v, want %v", round, gi, k, order[gi])
+			}
+			if got := g.points(0, g.rows()); !reflect.DeepEqual(got, want[order[gi]]) {
+				t.Fatalf("round %d: group %d points %v, want %v", round, gi, got, want[order[gi]])
+			}
+			if round == 2 {
+				p := pts[want[order[gi]][0]]
+				if g.rows() != 1 || g.times[0] != p.Time || &g.vals[0][0] != &p.Values[0] {
+					t.Fatalf("round %d: group %d rows %v, want the point's time %d and values", round, gi, rowsOf(g), p.Time)
+				}
+			}
+		}
+		if round == 2 && (len(b.bad) != 1 || b.bad[0].index != 1234) {
+			t.Fatalf("bad points %+v", b.bad)
+		}
+		putBatch(b)
+	}
+}
+
 func TestBuildRejectsInvalidPoints(t *testing.T) {
 	sc := testSchema(true)
 	dateSc := &mapping.Schema{Measurements: []string{"d"}, Types: []client.TSDataType{client.DATE}}

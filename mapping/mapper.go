@@ -1,15 +1,13 @@
 package mapping
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
 	"math"
 	"strconv"
 	"strings"
-	"sync"
-	"sync/atomic"
 	"time"
+	"unsafe"
 
 	// Zones are named in mappings; embed the database so a minimal container
 	// without /usr/share/zoneinfo still loads them.
@@ -46,8 +44,6 @@ type Mapper struct {
 	fields     []fieldRef     // measurements, in Schema order after the tags
 	keyIdx     []int
 	keyNames   []string
-
-	devices *deviceCache // tree model: device paths by raw device column values
 }
 
 type compiledNode struct {
@@ -240,9 +236,6 @@ func Compile(m *config.Mapping, t *TableSchema, o Options) (*Mapper, error) {
 				return nil, errf("device_template: %v", err)
 			}
 		}
-		if len(mp.deviceCols) > 0 {
-			mp.devices = newDeviceCache()
-		}
 	} else {
 		if m.Device == "" || strings.Contains(m.Device, "${") || strings.ContainsAny(m.Device, ".` \t") {
 			return nil, errf("table model: device must be a plain IoTDB table name, got %q", m.Device)
@@ -428,7 +421,7 @@ func (mp *Mapper) Columns() []string { return mp.columns }
 // CDC maps binlog row images, which list every column of the table in table
 // order, without copying each row into Columns() order. cols may hold
 // columns the mapping does not use; every column it does use must be
-// there. The result shares the device cache and the schema.
+// there. The result shares the schema.
 func (mp *Mapper) Reorder(cols []string) (*Mapper, error) {
 	pos := make([]int, len(mp.columns))
 	for i, c := range mp.columns {
@@ -598,6 +591,14 @@ func (mp *Mapper) Map(row []any) (Point, error) {
 // nil entry per Schema().Measurements: callers mapping many rows slice them
 // from one array.
 func (mp *Mapper) MapInto(row, values []any) (Point, error) {
+	return mp.MapArena(row, values, nil)
+}
+
+// MapArena is MapInto with the tree-model device path rendered into the
+// arena a (when a is nil, into a string of its own). The engines map their
+// rows this way, one Arena per goroutine: no allocation per row for the
+// path (see Arena).
+func (mp *Mapper) MapArena(row, values []any, a *Arena) (Point, error) {
 	if err := mp.checkRow(row); err != nil {
 		return Point{}, err
 	}
@@ -610,7 +611,7 @@ func (mp *Mapper) MapInto(row, values []any) (Point, error) {
 	}
 	var device string
 	if mp.model == "tree" {
-		device, err = mp.treeDevice(row)
+		device, err = mp.treeDevice(row, a)
 	} else {
 		device, err = mp.tableDevice(row, values)
 	}
@@ -665,7 +666,7 @@ func (mp *Mapper) DeviceAndTime(row []any) (device string, ts int64, err error) 
 		return "", 0, err
 	}
 	if mp.model == "tree" {
-		device, err = mp.treeDevice(row)
+		device, err = mp.treeDevice(row, nil)
 	} else {
 		device, err = mp.tableDevice(row, nil)
 	}
@@ -748,92 +749,67 @@ func (mp *Mapper) timeOf(row []any) (int64, error) {
 }
 
 // treeDevice renders the device path: literal nodes as compiled, column
-// nodes from the row values, each quoted as one node.
-func (mp *Mapper) treeDevice(row []any) (string, error) {
-	if mp.devices == nil {
-		return mp.buildTreeDevice(row)
-	}
-	// The path is a pure function of the device columns' values (and of
-	// their Go types, which select the conversion): look it up by them.
-	if mp.devices.bypassed() {
-		return mp.buildTreeDevice(row)
-	}
-	var kb [128]byte
-	key, ok := mp.deviceKey(kb[:0], row)
-	if !ok {
-		return mp.buildTreeDevice(row)
-	}
-	if d, ok := mp.devices.get(key); ok {
-		return d, nil
-	}
-	d, err := mp.buildTreeDevice(row)
-	if err == nil {
-		mp.devices.put(key, d)
-	}
-	return d, err
-}
-
-// deviceKey appends the values of the device columns, tagged with their Go
-// type and length-prefixed, to dst; ok is false when a value is neither
-// []byte nor string (those paths are not cached).
-func (mp *Mapper) deviceKey(dst []byte, row []any) ([]byte, bool) {
-	for _, idx := range mp.deviceCols {
-		switch x := row[idx].(type) {
-		case []byte:
-			dst = append(dst, 'b')
-			dst = binary.AppendUvarint(dst, uint64(len(x)))
-			dst = append(dst, x...)
-		case string:
-			dst = append(dst, 's')
-			dst = binary.AppendUvarint(dst, uint64(len(x)))
-			dst = append(dst, x...)
-		default:
-			return dst, false
+// nodes from the row values, each quoted as one node. With an arena the
+// path goes into it; without, into a string of its own.
+func (mp *Mapper) treeDevice(row []any, a *Arena) (string, error) {
+	if a == nil {
+		var buf [128]byte
+		b, err := mp.appendTreeDevice(buf[:0], row)
+		if err != nil {
+			return "", err
 		}
+		return string(b), nil
 	}
-	return dst, true
+	a.room(mp.deviceLen + 64)
+	start := len(a.block)
+	b, err := mp.appendTreeDevice(a.block, row)
+	if err != nil {
+		return "", err
+	}
+	return a.take(b, start), nil
 }
 
-// buildTreeDevice renders the device path from the row.
-func (mp *Mapper) buildTreeDevice(row []any) (string, error) {
-	var b strings.Builder
-	b.Grow(mp.deviceLen)
-	for i, n := range mp.nodes {
+// appendTreeDevice appends the device path of row to dst. On error what
+// it appended is to be dropped.
+func (mp *Mapper) appendTreeDevice(dst []byte, row []any) ([]byte, error) {
+	for i := range mp.nodes {
+		n := &mp.nodes[i]
 		if i > 0 {
-			b.WriteByte('.')
+			dst = append(dst, '.')
 		}
 		if n.pieces == nil {
-			b.WriteString(n.literal)
+			dst = append(dst, n.literal...)
 			continue
 		}
 		var node string
+		var nb [64]byte
 		if len(n.pieces) == 1 {
-			s, err := mp.partText(row, n.pieces[0].ref)
+			s, err := mp.partView(row, n.pieces[0].ref)
 			if err != nil {
-				return "", err
+				return dst, err
 			}
 			node = s
 		} else {
-			var nb strings.Builder
+			b := nb[:0]
 			for _, p := range n.pieces {
 				if p.ref == nil {
-					nb.WriteString(p.text)
+					b = append(b, p.text...)
 					continue
 				}
-				s, err := mp.partText(row, p.ref)
+				s, err := mp.partView(row, p.ref)
 				if err != nil {
-					return "", err
+					return dst, err
 				}
-				nb.WriteString(s)
+				b = append(b, s...)
 			}
-			node = nb.String()
+			node = unsafe.String(unsafe.SliceData(b), len(b))
 		}
-		if err := appendDeviceNode(&b, node); err != nil {
-			idx := mp.firstRef(n)
-			return "", mp.dirty(row, idx, ReasonIllegalPath, err.Error())
+		var err error
+		if dst, err = appendDeviceNode(dst, node); err != nil {
+			return dst, mp.dirty(row, mp.firstRef(*n), ReasonIllegalPath, err.Error())
 		}
 	}
-	return b.String(), nil
+	return dst, nil
 }
 
 func (mp *Mapper) firstRef(n compiledNode) int {
@@ -855,6 +831,21 @@ func (mp *Mapper) partText(row []any, ref *partRef) (string, error) {
 		return "", mp.dirtyErr(row, ref.idx, err)
 	}
 	return s, nil
+}
+
+// partView is partText without a copy for text values: a []byte value is
+// viewed as a string, valid only while the row is and never to be kept
+// (the device path renderer reads it once).
+func (mp *Mapper) partView(row []any, ref *partRef) (string, error) {
+	if ref.conv.fam == famText {
+		switch x := row[ref.idx].(type) {
+		case []byte:
+			return unsafe.String(unsafe.SliceData(x), len(x)), nil
+		case string:
+			return x, nil
+		}
+	}
+	return mp.partText(row, ref)
 }
 
 // tableDevice renders the tag values (into values[0:len(tags)] when values
@@ -885,109 +876,6 @@ func (mp *Mapper) tableDevice(row []any, values []any) (string, error) {
 		}
 	}
 	return b.String(), nil
-}
-
-// deviceCache maps the raw device column values of a row (deviceKey) to its
-// device path. Reads are lock-free on an immutable snapshot; new entries go
-// to a small locked map that is merged into a new snapshot when it reaches
-// half the snapshot's size (amortised O(1) per entry). It stops growing at
-// deviceCacheMax entries: beyond that, paths are built row by row as they
-// would be without it.
-//
-// A full cache that rarely hits (a fleet of more devices than it holds,
-// each seen about once per pass: the lookup of a key it lacks costs more
-// than building the path) is bypassed: once full it counts its hits over
-// windows of cacheWindow lookups, and after a window below one hit in
-// four it is skipped for cacheSkip rows, then sampled again.
-type deviceCache struct {
-	snap atomic.Pointer[map[string]string]
-	full atomic.Bool
-	mu   sync.Mutex
-	pend map[string]string
-
-	looks, hits atomic.Int64
-	skip        atomic.Int64 // rows still to build without the cache
-}
-
-const (
-	cacheWindow = 4096
-	cacheSkip   = 1 << 20
-)
-
-// bypassed says whether this row skips the cache.
-func (c *deviceCache) bypassed() bool {
-	if !c.full.Load() || c.skip.Load() <= 0 {
-		return false
-	}
-	c.skip.Add(-1)
-	return true
-}
-
-// count records one lookup of a full cache.
-func (c *deviceCache) count(hit bool) {
-	if hit {
-		c.hits.Add(1)
-	}
-	if c.looks.Add(1) < cacheWindow {
-		return
-	}
-	h := c.hits.Swap(0)
-	c.looks.Store(0)
-	if h < cacheWindow/4 {
-		c.skip.Store(cacheSkip)
-	}
-}
-
-// deviceCacheMax holds the paths of a fleet of 10^5 devices (some 14 MB);
-// larger fleets bypass it (see deviceCache).
-const deviceCacheMax = 1 << 17
-
-func newDeviceCache() *deviceCache {
-	c := &deviceCache{pend: map[string]string{}}
-	m := map[string]string{}
-	c.snap.Store(&m)
-	return c
-}
-
-func (c *deviceCache) get(key []byte) (string, bool) {
-	d, ok := (*c.snap.Load())[string(key)]
-	if c.full.Load() {
-		c.count(ok)
-		return d, ok
-	}
-	if ok {
-		return d, true
-	}
-	c.mu.Lock()
-	d, ok = c.pend[string(key)]
-	c.mu.Unlock()
-	return d, ok
-}
-
-func (c *deviceCache) put(key []byte, device string) {
-	if c.full.Load() {
-		return
-	}
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	old := *c.snap.Load()
-	if len(old)+len(c.pend) >= deviceCacheMax {
-		c.full.Store(true)
-		return
-	}
-	c.pend[string(key)] = device
-	if len(c.pend) < 64 || len(c.pend) < len(old)/2 {
-		return
-	}
-	m := make(map[string]string, len(old)+len(c.pend))
-	for k, v := range old {
-		m[k] = v
-	}
-	for k, v := range c.pend {
-		m[k] = v
-	}
-	c.snap.Store(&m)
-	c.pend = map[string]string{}
 }
 
 // civilUTCTo is instantTo(c.in(time.UTC), perSec) computed without

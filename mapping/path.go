@@ -19,17 +19,19 @@ import (
 // An empty string, invalid UTF-8 and control characters (U+0000..U+001F,
 // U+007F) are errors: IoTDB cannot store them in a node name.
 func QuoteNode(s string) (string, error) {
-	var b strings.Builder
-	if err := appendNode(&b, s); err != nil {
+	b, err := appendNode(nil, s)
+	if err != nil {
 		return "", err
 	}
-	return b.String(), nil
+	return string(b), nil
 }
 
-// appendNode writes s quoted as one node (see QuoteNode) to b.
-func appendNode(b *strings.Builder, s string) error {
+// appendNode appends s quoted as one node (see QuoteNode) to b. On error
+// b is returned unchanged. s does not escape (errors quote a copy): the
+// device path renderer passes views of row values and stack buffers.
+func appendNode(b []byte, s string) ([]byte, error) {
 	if s == "" {
-		return errors.New("empty path node")
+		return b, errors.New("empty path node")
 	}
 	plain, ascii := true, true
 	for i := 0; i < len(s); i++ { // ASCII first: device values almost always are
@@ -39,7 +41,7 @@ func appendNode(b *strings.Builder, s string) error {
 			break
 		}
 		if c < 0x20 || c == 0x7f {
-			return fmt.Errorf("path node %q contains control character %U", s, rune(c))
+			return b, fmt.Errorf("path node %q contains control character %U", strings.Clone(s), rune(c))
 		}
 		if !(c == '_' || '0' <= c && c <= '9' || 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z') {
 			plain = false
@@ -50,10 +52,10 @@ func appendNode(b *strings.Builder, s string) error {
 		for i := 0; i < len(s); {
 			r, size := utf8.DecodeRuneInString(s[i:])
 			if r == utf8.RuneError && size <= 1 {
-				return fmt.Errorf("path node %q is not valid UTF-8", s)
+				return b, fmt.Errorf("path node %q is not valid UTF-8", strings.Clone(s))
 			}
 			if r < 0x20 || r == 0x7f {
-				return fmt.Errorf("path node %q contains control character %U", s, r)
+				return b, fmt.Errorf("path node %q contains control character %U", strings.Clone(s), r)
 			}
 			if !identRune(r) {
 				plain = false
@@ -66,19 +68,16 @@ func appendNode(b *strings.Builder, s string) error {
 	number := (s[0] >= '0' && s[0] <= '9' || s[0] == '+' || s[0] == '-' || s[0] == '.') && isRealNumber(s)
 	reserved := (len(s) == 4 || len(s) == 9) && reservedNode(s)
 	if plain && !number && !reserved {
-		b.WriteString(s)
-		return nil
+		return append(b, s...), nil
 	}
-	b.Grow(len(s) + 2)
-	b.WriteByte('`')
+	b = append(b, '`')
 	for i := 0; i < len(s); i++ {
 		if s[i] == '`' {
-			b.WriteByte('`')
+			b = append(b, '`')
 		}
-		b.WriteByte(s[i])
+		b = append(b, s[i])
 	}
-	b.WriteByte('`')
-	return nil
+	return append(b, '`'), nil
 }
 
 // errRootNode is the detail of a device value that renders a node below
@@ -87,15 +86,15 @@ func appendNode(b *strings.Builder, s string) error {
 // ILLEGAL_PATH, docs/iotdb.md §4).
 const errRootNode = "root is reserved as a node name: IoTDB allows it only as the first node of a path, even backquoted"
 
-// appendDeviceNode writes s quoted as one node below root of a device path
+// appendDeviceNode appends s quoted as one node below root of a device path
 // to b: as appendNode, but the value root is an error with detail
 // errRootNode. Only the lower-case word, which is what `root` normalises
 // to: iotdbtest stores `Root` as the node Root and accepts it, as
 // TestDeviceNodes expects (whether a real server refuses other letter cases
 // is unverified).
-func appendDeviceNode(b *strings.Builder, s string) error {
+func appendDeviceNode(b []byte, s string) ([]byte, error) {
 	if s == "root" {
-		return errors.New(errRootNode)
+		return b, errors.New(errRootNode)
 	}
 	return appendNode(b, s)
 }
@@ -110,6 +109,9 @@ func identRune(r rune) bool {
 // reservedNode reports the words IoTDB reserves as node names
 // (IoTDBConstant.reservedWords), compared case-insensitively.
 func reservedNode(s string) bool {
+	if s == "" || s[0]|0x20 != 'r' && s[0]|0x20 != 't' { // most names: one comparison
+		return false
+	}
 	return strings.EqualFold(s, "root") || strings.EqualFold(s, "time") || strings.EqualFold(s, "timestamp")
 }
 

@@ -78,6 +78,23 @@ type Options struct {
 
 	// Test hooks.
 	beforeQuery func(table string, part int, after Key) // each page (or stream) query
+	pageValues  int                                     // pageMaxValues when 0
+}
+
+// pageMaxValues bounds the values of one page (rows × selected columns)
+// besides Backfill.PageRows: a page of a wide table holds fewer rows, so
+// that the pages queued and in flight (Queue + Readers + Writers of them)
+// take about the same memory whatever the width. The default 10,000 rows
+// of up to 20 columns are unaffected; 200 columns make pages of 1,000.
+const pageMaxValues = 200_000
+
+// pageLimit is the rows of one page of a table selecting ncols columns.
+func (o *Options) pageLimit(ncols int) int {
+	maxValues := o.pageValues
+	if maxValues <= 0 {
+		maxValues = pageMaxValues
+	}
+	return max(1, min(o.Backfill.PageRows, maxValues/max(1, ncols)))
 }
 
 func (o *Options) startOver() string {
@@ -687,8 +704,15 @@ func (e *engine) writePage(ctx context.Context, pg *page) error {
 	sc := getWriteScratch(len(pg.rows))
 	defer putWriteScratch(sc)
 	points, rowOf := sc.points, sc.rowOf
+	am, _ := t.mapper.(arenaMapper)
 	for i, row := range pg.rows {
-		p, err := t.mapper.Map(row[:t.nMap])
+		var p mapping.Point
+		var err error
+		if am != nil {
+			p, err = am.MapArena(row[:t.nMap], make([]any, len(am.Schema().Measurements)), &sc.arena)
+		} else {
+			p, err = t.mapper.Map(row[:t.nMap])
+		}
 		if err != nil {
 			if err := e.dirtyRow(t, row, t.mappingRecord(row, err)); err != nil {
 				return err
@@ -761,12 +785,21 @@ type keyAppender interface {
 	AppendKey(dst []byte, row []any) []byte
 }
 
+// arenaMapper is optionally implemented by a RowMapper (mapping.Mapper):
+// MapArena renders the device path into an arena of the writer instead of
+// a string per row (see mapping.Arena).
+type arenaMapper interface {
+	MapArena(row, values []any, a *mapping.Arena) (mapping.Point, error)
+	Schema() *mapping.Schema
+}
+
 // writeScratch is the reusable working memory of writePage.
 type writeScratch struct {
 	points []mapping.Point
 	rowOf  []int
 	hashes []pointHash
 	key    []byte
+	arena  mapping.Arena // device paths of the points (blocks are never rewritten)
 }
 
 var writeScratchPool sync.Pool // *writeScratch

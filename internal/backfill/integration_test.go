@@ -74,6 +74,31 @@ func TestIntegrationFullRunIntegerKeys(t *testing.T) {
 	}
 }
 
+// A page is bounded by its values too: with room for 50 values a page of
+// the 5 selected columns (4 mapped, the key) holds 10 rows, not page_rows
+// (250), and every row is still copied once.
+func TestIntegrationPagesBoundedByValues(t *testing.T) {
+	f := newFixture(t)
+	readingsTable(f)
+	w := newMemWriter()
+	opts := f.opts(w, Table{Config: config.Table{Name: "readings", Partition: config.Partition{Count: 1}}, Mapper: readingsMapper()})
+	opts.pageValues = 50
+	var qc queryCounter
+	opts.beforeQuery = qc.hook
+	sum, err := Run(context.Background(), opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	exactlyOnce(t, w.snapshot(), sourceKeys(t, f.root, "SELECT id FROM readings", 1))
+	if sum.Tables[0].RowsRead != 5000 {
+		t.Fatalf("%+v", sum.Tables[0])
+	}
+	// 5000 rows in pages of 10, then the empty page that ends the partition.
+	if got := qc.total(); got != 501 {
+		t.Fatalf("%d page queries, want 501", got)
+	}
+}
+
 func TestIntegrationCompositeDatetimeKey(t *testing.T) {
 	f := newFixture(t)
 	// Many rows share a timestamp: paging must continue inside one ts value.

@@ -184,7 +184,7 @@ func (e *engine) readPartition(ctx context.Context, pr *partRun, out chan<- *pag
 	e.mu.Unlock()
 	order := t.orderFor(p)
 	off := t.nMap + len(t.plan.Order) - len(order)
-	limit := e.opts.Backfill.PageRows
+	limit := e.opts.pageLimit(len(t.exprs))
 	rr := &rawReader{db: e.opts.DB}
 	defer rr.close()
 	for seq := 0; ; seq++ {
@@ -407,7 +407,7 @@ func readRows(ctx context.Context, st *sql.Stmt, args []any, ncols, limit int) (
 }
 
 // streamPartition reads a partition of a table without a key in one result
-// set, sending a page every PageRows rows. It has no resumable cursor: when
+// set, sending a page every pageLimit rows. It has no resumable cursor: when
 // the stream fails it is read again from the start (pages already written
 // are written again, which is harmless: IoTDB writes are idempotent), and an
 // interrupted run reads the partition again.
@@ -418,8 +418,8 @@ func readRows(ctx context.Context, st *sql.Stmt, args []any, ncols, limit int) (
 func (e *engine) streamPartition(ctx context.Context, pr *partRun, out chan<- *page) error {
 	t, p := pr.t, pr.p
 	seq := 0
-	limit := e.opts.Backfill.PageRows
 	ncols := len(t.exprs)
+	limit := e.opts.pageLimit(ncols)
 	op := func() error {
 		if e.opts.beforeQuery != nil {
 			e.opts.beforeQuery(t.name, p.ID, nil)

@@ -168,8 +168,9 @@ type handler struct {
 	done <-chan struct{} // closed when the writer stops
 
 	pending   *batch
-	inTx      bool // rows seen since the last commit
-	forceNext bool // a DDL was seen: flush and save at the next commit
+	arena     mapping.Arena // device paths of the mapped rows (blocks are never rewritten)
+	inTx      bool          // rows seen since the last commit
+	forceNext bool          // a DDL was seen: flush and save at the next commit
 	lastFlush time.Time
 }
 
@@ -273,7 +274,7 @@ func (h *handler) OnRows(ctx context.Context, ev *binlog.RowsEvent) error {
 		values := make([]any, len(rows)*nm)
 		for i, row := range rows {
 			m := opMeta{ev: em, row: row, outcome: OutInsertWritten}
-			p, err := mp.MapInto(row, values[i*nm:(i+1)*nm:(i+1)*nm])
+			p, err := mp.MapArena(row, values[i*nm:(i+1)*nm:(i+1)*nm], &h.arena)
 			if err != nil {
 				if err := h.dirty(t, m, err); err != nil {
 					return err
@@ -341,7 +342,7 @@ func (h *handler) OnRows(ctx context.Context, ev *binlog.RowsEvent) error {
 //     stays (update_moved_kept).
 func (h *handler) update(t *tableState, em *eventMeta, before, after []any) error {
 	m := opMeta{ev: em, row: after, outcome: OutUpdateWritten}
-	p, err := em.mapper.Map(after)
+	p, err := em.mapper.MapArena(after, make([]any, len(em.mapper.Schema().Measurements)), &h.arena)
 	if err != nil {
 		return h.dirty(t, m, err)
 	}

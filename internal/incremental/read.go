@@ -213,8 +213,21 @@ func (e *engine) writeRows(t Table, rows [][]any, nMap int) (points, dirtyRows i
 		dirtyRows++
 		return e.opts.Dirty.Record(rec)
 	}
+	// Device paths go into one arena for the page (mapping.Arena): no
+	// string per row.
+	var arena mapping.Arena
+	am, _ := mp.(interface {
+		MapArena(row, values []any, a *mapping.Arena) (mapping.Point, error)
+		Schema() *mapping.Schema
+	})
 	for i, row := range rows {
-		p, err := mp.Map(row[:nMap])
+		var p mapping.Point
+		var err error
+		if am != nil {
+			p, err = am.MapArena(row[:nMap], make([]any, len(am.Schema().Measurements)), &arena)
+		} else {
+			p, err = mp.Map(row[:nMap])
+		}
 		if err != nil {
 			var de *mapping.DirtyError
 			rec := dirty.Record{Table: name, Reason: err.Error()}
