@@ -243,7 +243,7 @@ func (mp *Mapper) DeviceOf(vals []any) (string, error) {
 		row[idx] = vals[i]
 	}
 	if mp.model == "tree" {
-		return mp.treeDevice(row)
+		return mp.treeDevice(row, nil)
 	}
 	return mp.tableDevice(row, nil)
 }
