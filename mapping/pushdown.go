@@ -44,9 +44,6 @@ type SQLField struct {
 	Column string            // the source column (unquoted)
 	Type   client.TSDataType // the IoTDB type the mapping writes
 	Value  SQLValue
-	// Decimal: the column is DECIMAL (its SQL figures arrive as exact
-	// text).
-	Decimal bool
 }
 
 // SQLShape is the mapping as SQL sees it.
@@ -90,7 +87,7 @@ func (s *SQLShape) Bucket(bucket int64) string {
 				strconv.FormatInt(bs, 10) + " - " + strconv.FormatInt(q, 10) + ")"
 		}
 	}
-	return FloorDivSQL(s.Time, bucket)
+	return floorDivSQL(s.Time, bucket)
 }
 
 // epochToSeconds is TO_SECONDS('1970-01-01'): TO_SECONDS(d) - epochToSeconds is the
@@ -103,7 +100,7 @@ const epochToSeconds = 62167219200
 // offsets change with DST), or an unsigned epoch.
 func (mp *Mapper) SQL() (*SQLShape, error) {
 	tc := mp.timeConv
-	col := quoteSQLIdent(mp.columns[mp.timeIdx])
+	col := QuoteIdent(mp.columns[mp.timeIdx])
 	var t string
 	switch tc.fam {
 	case famDate, famDateTime:
@@ -130,7 +127,7 @@ func (mp *Mapper) SQL() (*SQLShape, error) {
 	for _, i := range mp.deviceCols {
 		name := mp.columns[i]
 		s.DeviceColumns = append(s.DeviceColumns, name)
-		e := quoteSQLIdent(name)
+		e := QuoteIdent(name)
 		plain = append(plain, e)
 		switch mp.convAt(i).fam {
 		case famText, famEnum, famSet:
@@ -145,9 +142,7 @@ func (mp *Mapper) SQL() (*SQLShape, error) {
 	}
 	for _, f := range mp.fields {
 		cc := f.conv
-		sf := SQLField{Column: mp.columns[f.idx], Type: cc.target, Decimal: cc.fam == famDecimal}
-		sf.Value = sqlValue(cc)
-		s.Fields = append(s.Fields, sf)
+		s.Fields = append(s.Fields, SQLField{Column: mp.columns[f.idx], Type: cc.target, Value: sqlValue(cc)})
 	}
 	return s, nil
 }
@@ -214,18 +209,19 @@ func epochSQL(col string, unitPerSec, perSec int64) string {
 	case perSec > unitPerSec:
 		return "(" + col + " * " + strconv.FormatInt(perSec/unitPerSec, 10) + ")"
 	}
-	return FloorDivSQL(col, unitPerSec/perSec)
+	return floorDivSQL(col, unitPerSec/perSec)
 }
 
-// FloorDivSQL is floor(x / k) for a BIGINT x and a positive k, in integer
+// floorDivSQL is floor(x / k) for a BIGINT x and a positive k, in integer
 // arithmetic (DIV truncates toward zero, MOD keeps the dividend's sign).
-func FloorDivSQL(x string, k int64) string {
+func floorDivSQL(x string, k int64) string {
 	ks := strconv.FormatInt(k, 10)
 	return "((" + x + " - ((" + x + " MOD " + ks + ") + " + ks + ") MOD " + ks + ") DIV " + ks + ")"
 }
 
-// quoteSQLIdent quotes a MySQL identifier.
-func quoteSQLIdent(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }
+// QuoteIdent quotes a MySQL identifier with backticks, doubling any
+// backtick inside it (the one definition: backfill and discover use it).
+func QuoteIdent(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }
 
 // DeviceOf renders the device (tree) or the tag values (table model) as
 // Map does, from the values of SQL().DeviceColumns in that order, as the
@@ -247,7 +243,3 @@ func (mp *Mapper) DeviceOf(vals []any) (string, error) {
 	}
 	return mp.tableDevice(row, nil)
 }
-
-// KeyColumns are the primary key columns of the source table, in key
-// order (empty without one).
-func (mp *Mapper) KeyColumns() []string { return mp.keyNames }

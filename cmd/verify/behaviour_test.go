@@ -317,20 +317,31 @@ func TestIntegrationVerifyPushdown(t *testing.T) {
 	if code != 0 || !rep.Equal {
 		t.Fatalf("clean copy: exit %d\n%s\n%s", code, r.stdout, tailLines(r.stderr, 20))
 	}
-	// the MySQL pass reports its progress like a backfill: every row, every key range
-	progress := false
+	// the MySQL pass reports its progress like a backfill (every row, every
+	// key range), and reads the key ranges a backfill reads: the table's
+	// partition: {count: 3}
+	progress, ranges := false, -1
 	for _, line := range strings.Split(r.stderr, "\n") {
 		var ev struct {
-			Phase, Message string
-			Rows           int64
-			Partitions     *int `json:"partitions"`
+			Phase, Message, Table string
+			Rows                  int64
+			KeyRanges             int `json:"key_ranges"`
 		}
-		if json.Unmarshal([]byte(line), &ev) == nil && ev.Phase == "mysql" && strings.HasSuffix(ev.Message, "finished") && ev.Rows == 6 {
+		if json.Unmarshal([]byte(line), &ev) != nil {
+			continue
+		}
+		if ev.Phase == "mysql" && strings.HasSuffix(ev.Message, "finished") && ev.Rows == 6 {
 			progress = true
+		}
+		if ev.Table == "readings" && ev.Message == "coarse pass pushed down to MySQL" {
+			ranges = ev.KeyRanges
 		}
 	}
 	if !progress {
 		t.Fatalf("no progress line of the MySQL pass with its 6 rows:\n%s", tailLines(r.stderr, 30))
+	}
+	if ranges != 3 {
+		t.Fatalf("the MySQL pass read readings in %d key ranges, want the 3 of its partition setting:\n%s", ranges, tailLines(r.stderr, 30))
 	}
 	byName := map[string]verify.TableReport{}
 	for _, tr := range rep.Tables {

@@ -242,11 +242,10 @@ func (f *fixture) opts(w PointWriter, tables ...Table) Options {
 // rangeCounts returns the real row count of each planned partition.
 func (f *fixture) rangeCounts(tp *TablePlan) []int64 {
 	f.t.Helper()
-	tr := &tableRun{name: tp.Table, plan: tp}
 	out := make([]int64, len(tp.Partitions))
 	for i, p := range tp.Partitions {
-		cond, args := tr.rangeSQL(p, true)
-		q := "SELECT COUNT(*) FROM " + quoteTable(f.m.Database, tp.Table) + " WHERE " + andAll(cond, whereSQL(tp.Config.Where))
+		cond, args := tp.Condition(p)
+		q := "SELECT COUNT(*) FROM " + quoteTable(f.m.Database, tp.Table) + " WHERE " + cond
 		if err := f.db.QueryRow(q, args...).Scan(&out[i]); err != nil {
 			f.t.Fatalf("%s: %v", q, err)
 		}

@@ -306,6 +306,50 @@ func (pl *planner) planTable(ctx context.Context, t config.Table) (*TablePlan, *
 	return tp, schema, nil
 }
 
+// PlanTable splits one table into key ranges as a backfill does (the
+// configured partition column and count, skew splits, EXPLAIN estimates,
+// a range for NULL keys) for a reader of its own: verify's push-down runs
+// one aggregate query per range (Condition).
+func PlanTable(ctx context.Context, db *sql.DB, database string, readers int, t config.Table) (*TablePlan, error) {
+	pl := &planner{db: db, database: database, readers: readers}
+	tp, _, err := pl.planTable(ctx, t)
+	return tp, err
+}
+
+// Condition is the WHERE condition selecting the rows of partition p (its
+// key range and the table's where filter), with its arguments.
+func (tp *TablePlan) Condition(p Partition) (string, []any) {
+	rc, args := tp.rangeSQL(p, true)
+	return andAll(rc, whereSQL(tp.Config.Where)), args
+}
+
+// rangeSQL is the key range of partition p (without its lower bound when a
+// keyset cursor replaces it) and its arguments.
+func (tp *TablePlan) rangeSQL(p Partition, withLo bool) (string, []any) {
+	if tp.Column == "" {
+		return "", nil
+	}
+	col := quoteIdent(tp.Column)
+	if p.Null {
+		return col + " IS NULL", nil
+	}
+	var conds []string
+	var args []any
+	if withLo && p.Lo != nil {
+		op := " > ?"
+		if p.LoInclusive {
+			op = " >= ?"
+		}
+		conds = append(conds, col+op)
+		args = append(args, p.Lo.arg())
+	}
+	if p.Hi != nil {
+		conds = append(conds, col+" <= ?")
+		args = append(args, p.Hi.arg())
+	}
+	return strings.Join(conds, " AND "), args
+}
+
 func keyColumnOf(c *mapping.Column) KeyColumn {
 	return KeyColumn{Name: c.Name, Kind: kindOf(c.DataType, c.Unsigned), Scale: c.Scale, Prec: c.DatetimePrecision}
 }

@@ -116,28 +116,7 @@ func (t *tableRun) orderFor(p Partition) []KeyColumn {
 // rangeSQL is the condition selecting partition p (without its lower bound
 // when a keyset cursor replaces it) and its arguments.
 func (t *tableRun) rangeSQL(p Partition, withLo bool) (string, []any) {
-	if t.plan.Column == "" {
-		return "", nil
-	}
-	col := quoteIdent(t.plan.Column)
-	if p.Null {
-		return col + " IS NULL", nil
-	}
-	var conds []string
-	var args []any
-	if withLo && p.Lo != nil {
-		op := " > ?"
-		if p.LoInclusive {
-			op = " >= ?"
-		}
-		conds = append(conds, col+op)
-		args = append(args, p.Lo.arg())
-	}
-	if p.Hi != nil {
-		conds = append(conds, col+" <= ?")
-		args = append(args, p.Hi.arg())
-	}
-	return strings.Join(conds, " AND "), args
+	return t.plan.rangeSQL(p, withLo)
 }
 
 func (t *tableRun) selectList() string { return strings.Join(t.exprs, ", ") }
@@ -167,9 +146,8 @@ func (t *tableRun) pageQuery(database string, p Partition, after Key, limit int)
 // the server's order: no ORDER BY, which would sort the partition while
 // nothing depends on the order (there is no cursor to resume from).
 func (t *tableRun) streamQuery(database string, p Partition) (string, []any) {
-	rc, args := t.rangeSQL(p, true)
-	return "SELECT " + t.selectList() + " FROM " + quoteTable(database, t.name) +
-		" WHERE " + andAll(rc, whereSQL(t.plan.Config.Where)), args
+	cond, args := t.plan.Condition(p)
+	return "SELECT " + t.selectList() + " FROM " + quoteTable(database, t.name) + " WHERE " + cond, args
 }
 
 // readPartition reads pr and sends its pages to out, the last one marked

@@ -3,13 +3,13 @@ package backfill
 import (
 	"strconv"
 	"strings"
+
+	"github.com/mysql-iotdb-bridge/bridge/mapping"
 )
 
 // quoteIdent quotes a MySQL identifier with backticks, doubling any backtick
 // inside it.
-func quoteIdent(name string) string {
-	return "`" + strings.ReplaceAll(name, "`", "``") + "`"
-}
+func quoteIdent(name string) string { return mapping.QuoteIdent(name) }
 
 // quoteTable is `db`.`table` (or `table` when db is empty).
 func quoteTable(db, table string) string {

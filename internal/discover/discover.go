@@ -234,7 +234,7 @@ func prefixEach(sep string, xs []string) string {
 }
 
 // quoteIdent quotes a MySQL identifier with backticks (doubled inside).
-func quoteIdent(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }
+func quoteIdent(s string) string { return mapping.QuoteIdent(s) }
 
 // tokens splits a column name into lower-case words: created_at -> created, at;
 // deviceId -> device, id.

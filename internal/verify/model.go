@@ -34,9 +34,10 @@ type Scanner interface {
 type Table struct {
 	Mapper  *mapping.Mapper
 	Mapping *config.Mapping
-	// Where is the table's row filter (mysql.tables[].where), for the
-	// pushed-down pass (the Scanner applies it to the rows it reads).
-	Where string
+	// Source is the table's mysql.tables entry (in code when the YAML has
+	// none): the pushed-down pass splits the table by its partition
+	// settings and filters it by its where, as the Scanner does.
+	Source config.Table
 }
 
 // tableInfo is what verify derives from a compiled mapping.

@@ -12,6 +12,7 @@ import (
 
 	"github.com/apache/iotdb-client-go/v2/client"
 
+	"github.com/mysql-iotdb-bridge/bridge/config"
 	"github.com/mysql-iotdb-bridge/bridge/internal/backfill"
 	"github.com/mysql-iotdb-bridge/bridge/mapping"
 )
@@ -38,8 +39,8 @@ import (
 type SQLSource struct {
 	DB       *sql.DB
 	Database string
-	// Readers is how many queries run at once (default 4); a table with a
-	// single integer primary key is cut into 2 × Readers key ranges.
+	// Readers is how many queries run at once (default 4); a table is cut
+	// into the key ranges a backfill with as many readers reads.
 	Readers int
 }
 
@@ -51,7 +52,7 @@ type pushQuery struct {
 	sel    string // the SELECT up to WHERE
 	group  string // GROUP BY ... ORDER BY NULL
 	timeEx string
-	where  string // the mapping's table filter (mysql.tables[].where), or ""
+	source config.Table // the mysql.tables entry: partition and where
 	// per field: the aggregates read, in answer order after the keys
 	aggs [][]aggKind
 	have []figSet
@@ -83,7 +84,7 @@ func (q *pushQuery) pushFields(model string) []string {
 	for fi, mi := range q.ti.fields {
 		f := q.shape.Fields[mi-q.tagCount()]
 		typ := q.ti.types[fi]
-		c := quoteCol(f.Column)
+		c := backfill.QuoteIdent(f.Column)
 		have := fCount
 		add(fi, aCount, "COUNT("+c+")")
 		switch f.Value {
@@ -141,22 +142,13 @@ func intCRC(c string, t client.TSDataType) string {
 	return "CRC32(UNHEX(LPAD(HEX(" + c + "), 16, '0')))"
 }
 
-func quoteCol(s string) string { return "`" + strings.ReplaceAll(s, "`", "``") + "`" }
-
-func quoteTable(db, t string) string {
-	if db == "" {
-		return quoteCol(t)
-	}
-	return quoteCol(db) + "." + quoteCol(t)
-}
-
 // newPushQuery builds the query of one table, or says why it has none.
 func (v *verifier) newPushQuery(ti *tableInfo, t Table) (*pushQuery, error) {
 	shape, err := t.Mapper.SQL()
 	if err != nil {
 		return nil, err
 	}
-	q := &pushQuery{ti: ti, mp: t.Mapper, shape: shape, timeEx: shape.Time, where: t.Where,
+	q := &pushQuery{ti: ti, mp: t.Mapper, shape: shape, timeEx: shape.Time, source: t.Source,
 		aggs: make([][]aggKind, len(ti.fields)), have: make([]figSet, len(ti.fields))}
 	if q.tagCount() < 0 {
 		return nil, errors.New("the mapping's measurements do not match its schema")
@@ -177,113 +169,54 @@ func (v *verifier) newPushQuery(ti *tableInfo, t Table) (*pushQuery, error) {
 	keys = append(keys, "b")
 	items = append(items, q.pushFields(ti.model)...)
 	q.nCol = len(items)
-	q.sel = "SELECT " + strings.Join(items, ", ") + " FROM " + quoteTable(v.opts.Source.Database, t.Mapper.Table())
+	q.sel = "SELECT " + strings.Join(items, ", ") + " FROM " + backfill.QuoteTable(v.opts.Source.Database, t.Mapper.Table())
 	q.group = " GROUP BY " + strings.Join(keys, ", ") + " ORDER BY NULL"
 	return q, nil
-}
-
-// keyRanges cuts a table with one integer primary key column into n
-// ranges (WHERE fragments with their arguments); otherwise one range.
-func (v *verifier) keyRanges(ctx context.Context, q *pushQuery, n int) ([]string, [][]any, error) {
-	keys := q.mp.KeyColumns()
-	if len(keys) != 1 || n <= 1 {
-		return []string{"1=1"}, [][]any{nil}, nil
-	}
-	k := quoteCol(keys[0])
-	sqlText := "SELECT MIN(" + k + "), MAX(" + k + ") FROM " + quoteTable(v.opts.Source.Database, q.mp.Table())
-	if q.where != "" {
-		sqlText += " WHERE (" + q.where + ")"
-	}
-	var lo, hi any
-	if err := v.opts.Source.DB.QueryRowContext(ctx, sqlText).Scan(&lo, &hi); err != nil {
-		return nil, nil, err
-	}
-	l, ok1 := lo.(int64)
-	h, ok2 := hi.(int64)
-	if !ok1 || !ok2 || h-l < int64(n) {
-		return []string{"1=1"}, [][]any{nil}, nil
-	}
-	var frags []string
-	var args [][]any
-	width := (h-l)/int64(n) + 1
-	for a := l; a <= h; a += width {
-		b := a + width - 1
-		if b > h || b < a {
-			b = h
-		}
-		frags = append(frags, k+" >= ? AND "+k+" <= ?")
-		args = append(args, []any{a, b})
-		if b == h {
-			break
-		}
-	}
-	return frags, args, nil
 }
 
 // push runs the pushed-down pass of one table into a fresh cell set and
 // returns it with the rows MySQL grouped. An error leaves src untouched
 // (the caller then reads the table's rows instead).
-func (v *verifier) push(ctx context.Context, q *pushQuery) (cells map[key]*cell, rows, refused int64, err error) {
+// pushed is what push read of one table.
+type pushed struct {
+	cells         map[key]*cell
+	rows, refused int64 // rows grouped; rows of devices the mapping refuses
+	ranges        int   // key ranges, one query each
+}
+
+func (v *verifier) push(ctx context.Context, q *pushQuery) (pushed, error) {
 	readers := v.opts.Source.Readers
 	if readers <= 0 {
 		readers = 4
 	}
-	frags, args, err := v.keyRanges(ctx, q, 2*readers)
+	// The key ranges a backfill of this table would read, each one query.
+	plan, err := backfill.PlanTable(ctx, v.opts.Source.DB, v.opts.Source.Database, readers, q.source)
 	if err != nil {
-		return nil, 0, 0, err
+		return pushed{}, err
 	}
-	// Progress per key range (an integer key's span estimates its rows).
 	var prog backfill.Progress
 	if v.opts.Progress != nil {
 		prog = v.opts.Progress("mysql")
-	}
-	est := make([]int64, len(frags))
-	var estAll int64
-	for i, a := range args {
-		if len(a) == 2 {
-			lo, _ := a[0].(int64)
-			hi, _ := a[1].(int64)
-			est[i] = hi - lo + 1
-			estAll += est[i]
-		}
-	}
-	if prog != nil {
-		prog.Start(&backfill.Plan{Tables: []*backfill.TablePlan{{Table: q.ti.name, EstRows: estAll}}}, estAll)
+		prog.Start(&backfill.Plan{Tables: []*backfill.TablePlan{plan}}, plan.EstRows)
 		if pp, ok := prog.(backfill.PartitionProgress); ok {
-			pp.Partitions(len(frags))
+			pp.Partitions(len(plan.Partitions))
 		}
 		defer prog.Finish()
 	}
 	var (
-		mu    sync.Mutex
-		out   = map[key]*cell{}
-		devMu sync.Mutex
-		devs  = map[string]string{} // raw device key -> rendered device ("": refused)
+		mu            sync.Mutex
+		out           = map[key]*cell{}
+		rows, refused int64
 	)
-	device := func(vals []any) string {
-		raw := rawKey(vals)
-		devMu.Lock()
-		defer devMu.Unlock()
-		dev, seen := devs[raw]
-		if !seen {
-			d, err := q.mp.DeviceOf(vals)
-			if err != nil {
-				d = "" // rows Map refuses (dirty): absent from IoTDB
-			}
-			dev = d
-			devs[raw] = dev
-		}
-		return dev
-	}
 	// run reads one key range into its own cells, then merges them.
-	run := func(ctx context.Context, i int, sqlText string, a []any) error {
+	run := func(ctx context.Context, p backfill.Partition, sqlText string, a []any) error {
 		local := map[key]*cell{}
 		var n, bad, points int64
 		err := v.pushRange(ctx, q, sqlText, a, func(vals []any, b, count int64, figs []fig) {
 			n += count
-			dev := device(vals)
-			if dev == "" {
-				bad += count
+			dev, err := q.mp.DeviceOf(vals)
+			if err != nil {
+				bad += count // rows Map refuses (dirty): absent from IoTDB
 				return
 			}
 			for fi := range figs {
@@ -304,7 +237,7 @@ func (v *verifier) push(ctx context.Context, q *pushQuery) (cells map[key]*cell,
 		if prog != nil {
 			prog.Add(q.ti.name, n, points)
 			if pp, ok := prog.(backfill.PartitionProgress); ok {
-				pp.PartitionDone(q.ti.name, est[i], n)
+				pp.PartitionDone(q.ti.name, p.Est, n)
 			}
 		}
 		mu.Lock()
@@ -330,17 +263,13 @@ func (v *verifier) push(ctx context.Context, q *pushQuery) (cells map[key]*cell,
 		firstErr error
 		slots    = make(chan struct{}, readers)
 	)
-	for i := range frags {
-		where := " WHERE " + frags[i]
-		a := append([]any(nil), args[i]...)
-		if q.where != "" {
-			where += " AND (" + q.where + ")"
-		}
+	for _, p := range plan.Partitions {
+		cond, a := plan.Condition(p)
 		if v.win.until != math.MaxInt64 {
-			where += " AND " + q.timeEx + " < ?"
+			cond += " AND " + q.timeEx + " < ?"
 			a = append(a, v.win.until)
 		}
-		sqlText := q.sel + where + q.group
+		sqlText := q.sel + " WHERE " + cond + q.group
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -349,28 +278,19 @@ func (v *verifier) push(ctx context.Context, q *pushQuery) (cells map[key]*cell,
 			if gctx.Err() != nil {
 				return
 			}
-			if err := run(gctx, i, sqlText, a); err != nil {
+			if err := run(gctx, p, sqlText, a); err != nil {
 				errOnce.Do(func() { firstErr = err; cancel() })
 			}
 		}()
 	}
 	wg.Wait()
 	if firstErr != nil {
-		return nil, 0, 0, firstErr
+		return pushed{}, firstErr
 	}
 	if err := ctx.Err(); err != nil {
-		return nil, 0, 0, err
+		return pushed{}, err
 	}
-	return out, rows, refused, nil
-}
-
-// rawKey is a map key of the device columns' SQL values.
-func rawKey(vals []any) string {
-	var b strings.Builder
-	for _, x := range vals {
-		fmt.Fprintf(&b, "%T\x00%v\x00", x, x)
-	}
-	return b.String()
+	return pushed{cells: out, rows: rows, refused: refused, ranges: len(plan.Partitions)}, nil
 }
 
 // pushRange runs one range's query and hands each group to fn.

@@ -343,7 +343,7 @@ func (v *verifier) pushTable(ctx context.Context, q *pushQuery, src *cells) (bac
 	ti := q.ti
 	log := v.log.With().Str("table", ti.name).Logger()
 	start := time.Now()
-	got, rows, refused, err := v.push(ctx, q)
+	got, err := v.push(ctx, q)
 	if err != nil {
 		if ctx.Err() != nil {
 			return backfill.TableSummary{}, false, ctx.Err()
@@ -352,16 +352,16 @@ func (v *verifier) pushTable(ctx context.Context, q *pushQuery, src *cells) (bac
 		v.pushWhy[ti.idx] = "MySQL refused the aggregate query: " + err.Error()
 		return backfill.TableSummary{}, false, nil
 	}
-	for k, ce := range got {
+	for k, ce := range got.cells {
 		sh := &src.shards[src.shard(k.dev)]
 		sh.mu.Lock()
 		sh.m[k] = ce
 		sh.mu.Unlock()
 	}
 	d := time.Since(start)
-	log.Info().Int64("rows", rows).Int("buckets", len(got)).Float64("elapsed_s", d.Seconds()).
-		Msg("coarse pass pushed down to MySQL")
-	return backfill.TableSummary{Table: ti.name, RowsRead: rows, DirtyRows: refused, Duration: d}, true, nil
+	log.Info().Int64("rows", got.rows).Int("buckets", len(got.cells)).Int("key_ranges", got.ranges).
+		Float64("elapsed_s", d.Seconds()).Msg("coarse pass pushed down to MySQL")
+	return backfill.TableSummary{Table: ti.name, RowsRead: got.rows, DirtyRows: got.refused, Duration: d}, true, nil
 }
 
 // result is one comparison.

@@ -160,7 +160,7 @@ func verifyTables(ctx context.Context, w *Wiring, a VerifyArgs, bucket time.Dura
 			continue
 		}
 		sc.tables[t.Name] = backfill.Table{Config: t, Mapper: mp}
-		tables = append(tables, verify.Table{Mapper: mp, Mapping: m, Where: t.Where})
+		tables = append(tables, verify.Table{Mapper: mp, Mapping: m, Source: t})
 	}
 	terminal := false
 	if fd, ok := stderr.(interface{ Fd() uintptr }); ok && term.IsTerminal(int(fd.Fd())) {
